@@ -1,0 +1,139 @@
+"""Framework-neutral dropout layers: a mixin that holds ``p``, ``inplace`` and ``training``."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from . import _functional as F
+from . import _validation as v
+
+
+class DropoutMixin:
+    """State and call logic shared by every dropout layer (here and in ``spatial_dropout.torch``).
+
+    A subclass names its function in ``_function``; ``forward``/``__call__`` apply it with the
+    layer's ``p``, ``inplace`` and ``training``.
+    """
+
+    _function: ClassVar[Any]
+    _channel: ClassVar[bool] = False  # takes data_format
+    p: float
+    inplace: bool
+    data_format: str
+
+    def _setup(self, p: float, inplace: bool, data_format: str) -> None:
+        name = type(self).__name__
+        self.p = v.check_p(name, p)
+        self.inplace = v.check_bool(name, "inplace", inplace)
+        self.data_format = v.check_data_format(name, data_format)
+        if data_format != "channels_first" and not self._channel:
+            raise ValueError(f"{name}(): `data_format` applies only to Dropout1d/2d/3d")
+
+    def _apply(self, input: Any, training: bool, generator: object) -> Any:
+        kwargs: dict[str, Any] = {"generator": generator}
+        if self._channel:
+            kwargs["data_format"] = self.data_format
+        return type(self)._function(input, self.p, training, self.inplace, **kwargs)
+
+    def extra_repr(self) -> str:
+        fmt = f", data_format={self.data_format!r}" if self.data_format != "channels_first" else ""
+        return f"p={self.p}, inplace={self.inplace}{fmt}"
+
+
+class _Layer(DropoutMixin):
+    def __init__(
+        self, p: float = 0.5, inplace: bool = False, *, data_format: str = "channels_first"
+    ) -> None:
+        self._setup(p, inplace, data_format)
+        self.training = True
+
+    def train(self, mode: bool = True) -> _Layer:
+        """Set training mode (``mode=False`` is eval); returns ``self``, as PyTorch does."""
+        self.training = v.check_bool(type(self).__name__ + ".train", "mode", mode)
+        return self
+
+    def eval(self) -> _Layer:
+        """Set evaluation mode: calls return their input unchanged."""
+        return self.train(False)
+
+    def __call__(self, input: Any, *, generator: object = None) -> Any:
+        return self._apply(input, self.training, generator)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+
+class Dropout(_Layer):
+    """Element-wise dropout layer; see :func:`dropout`.
+
+    >>> import numpy as np, spatial_dropout as sd
+    >>> layer = sd.Dropout(0.25)
+    >>> layer
+    Dropout(p=0.25, inplace=False)
+    >>> x = np.ones(3)
+    >>> layer.eval()(x) is x
+    True
+    """
+
+    _function = F.dropout
+
+
+class Dropout1d(_Layer):
+    """Channel dropout layer for ``(N, C, L)``; see :func:`dropout1d`.
+
+    >>> import spatial_dropout as sd
+    >>> sd.Dropout1d(0.1, data_format="channels_last")
+    Dropout1d(p=0.1, inplace=False, data_format='channels_last')
+    """
+
+    _function = F.dropout1d
+    _channel = True
+
+
+class Dropout2d(_Layer):
+    """Channel dropout layer for ``(N, C, H, W)``; see :func:`dropout2d`.
+
+    >>> import numpy as np, spatial_dropout as sd
+    >>> layer = sd.Dropout2d(0.5)
+    >>> layer(np.ones((2, 3, 4, 4)), generator=0).shape
+    (2, 3, 4, 4)
+    >>> layer.training, layer.eval().training
+    (True, False)
+    """
+
+    _function = F.dropout2d
+    _channel = True
+
+
+class Dropout3d(_Layer):
+    """Channel dropout layer for ``(N, C, D, H, W)``; see :func:`dropout3d`.
+
+    >>> import spatial_dropout as sd
+    >>> sd.Dropout3d()
+    Dropout3d(p=0.5, inplace=False)
+    """
+
+    _function = F.dropout3d
+    _channel = True
+
+
+class AlphaDropout(_Layer):
+    """Alpha dropout layer for SELU networks; see :func:`alpha_dropout`.
+
+    >>> import spatial_dropout as sd
+    >>> sd.AlphaDropout(0.2)
+    AlphaDropout(p=0.2, inplace=False)
+    """
+
+    _function = F.alpha_dropout
+
+
+class FeatureAlphaDropout(_Layer):
+    """Channel-wise alpha dropout layer; see :func:`feature_alpha_dropout`.
+
+    >>> import spatial_dropout as sd
+    >>> sd.FeatureAlphaDropout(0.2).train().training
+    True
+    """
+
+    _function = F.feature_alpha_dropout

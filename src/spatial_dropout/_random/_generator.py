@@ -1,0 +1,137 @@
+"""``Generator``: a seed and a call counter for the portable Philox stream; the global stream."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+_MASK64 = 2**64 - 1
+
+
+class Generator:
+    """A reproducible source of dropout masks, the same on every backend and device.
+
+    Each dropout call that draws a mask takes the next value of the generator's call counter; the
+    mask entry with logical index ``i`` is then a pure function of ``(seed, counter, i)``
+    (Philox4x32-10), so the same calls on the same shapes give the same masks on NumPy, PyTorch
+    (CPU or CUDA), JAX and CuPy, whatever the memory layout. Thread-safe: concurrent calls
+    always receive distinct counters.
+
+    Parameters
+    ----------
+    seed : int, optional
+        An integer in ``[0, 2**64)``. ``None`` draws one from the operating system.
+    counter : int, default 0
+        The call counter to start from (``Generator(s, counter=k)`` continues a stream).
+
+    Examples
+    --------
+    >>> import numpy as np, spatial_dropout as sd
+    >>> x = np.ones((2, 4, 3, 3), dtype=np.float32)
+    >>> a = sd.dropout2d(x, 0.5, generator=sd.Generator(7))
+    >>> b = sd.dropout2d(x, 0.5, generator=sd.Generator(7))
+    >>> bool((a == b).all())
+    True
+    """
+
+    __slots__ = ("_counter", "_forks", "_lock", "_seed")
+
+    def __init__(self, seed: int | None = None, *, counter: int = 0) -> None:
+        self._seed = _check_seed(seed)
+        self._counter = _check_seed(counter, "counter")
+        self._forks = 0
+        self._lock = threading.Lock()
+
+    @property
+    def seed(self) -> int:
+        """The 64-bit seed."""
+        return self._seed
+
+    @property
+    def counter(self) -> int:
+        """How many mask-drawing calls this generator has served."""
+        return self._counter
+
+    def manual_seed(self, seed: int) -> Generator:
+        """Restart the stream from ``seed`` with the counter at 0; returns ``self``."""
+        seed = _check_seed(seed)
+        with self._lock:
+            self._seed, self._counter = seed, 0
+        return self
+
+    def next_stream(self) -> tuple[int, int]:
+        """Reserve one call: return ``(seed, counter)`` and advance the counter, atomically."""
+        with self._lock:
+            taken = (self._seed, self._counter)
+            self._counter = (self._counter + 1) & _MASK64
+        return taken
+
+    def __repr__(self) -> str:
+        return f"Generator(seed={self._seed}, counter={self._counter})"
+
+    # fork support: a child never replays its parent's stream (see _after_fork_in_child)
+    def _before_fork(self) -> None:
+        self._lock.acquire()
+
+    def _after_fork_in_parent(self) -> None:
+        self._forks += 1
+        self._lock.release()
+
+    def _after_fork_in_child(self) -> None:
+        # A fresh lock (the inherited one is held); a seed derived from the parent's
+        # (seed, counter, fork number): distinct from the parent's and from every sibling's,
+        # yet reproducible when the parent was seeded with manual_seed.
+        self._lock = threading.Lock()
+        self._seed = _derive_seed(self._seed, self._counter, self._forks)
+        self._counter = 0
+        self._forks = 0
+
+
+def _check_seed(seed: object, name: str = "seed") -> int:
+    if seed is None and name == "seed":
+        return int.from_bytes(os.urandom(8), "little")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"Generator(): `{name}` must be an int; got {type(seed).__name__}")
+    if not 0 <= seed <= _MASK64:
+        raise ValueError(f"Generator(): `{name}` must be in [0, 2**64); got {seed}")
+    return seed
+
+
+def _derive_seed(seed: int, counter: int, fork: int) -> int:
+    import numpy as np
+
+    from ._philox import philox4x32
+
+    def word(v: int) -> np.ndarray:
+        return np.array([v & 0xFFFFFFFF], dtype=np.uint32)
+
+    tag = 0x666F726B  # "fork": keeps derived seeds off the counters of ordinary calls
+    out = philox4x32(np, (word(counter), word(counter >> 32), word(fork), word(tag)), (seed, seed >> 32))
+    return int(out[0][0]) | (int(out[1][0]) << 32)
+
+
+default_generator = Generator()
+
+
+def manual_seed(seed: int) -> Generator:
+    """Seed the global stream that NumPy and array-API inputs draw from when ``generator=None``.
+
+    Returns the global ``Generator``. PyTorch inputs follow ``torch.manual_seed`` instead, and
+    JAX inputs need an explicit key.
+
+    >>> import numpy as np, spatial_dropout as sd
+    >>> x = np.ones((4, 8, 2, 2))
+    >>> _ = sd.manual_seed(0); a = sd.dropout2d(x)
+    >>> _ = sd.manual_seed(0); b = sd.dropout2d(x)
+    >>> bool((a == b).all())
+    True
+    """
+    return default_generator.manual_seed(seed)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=default_generator._before_fork,
+        after_in_parent=default_generator._after_fork_in_parent,
+        after_in_child=default_generator._after_fork_in_child,
+    )

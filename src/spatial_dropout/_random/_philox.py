@@ -1,0 +1,87 @@
+"""Philox4x32-10 (Salmon et al., SC'11; Random123 and cuRAND), written once as array code.
+
+Every operation is an element-wise ``&``, ``|``, ``^``, ``<<``, ``>>``, ``*`` or ``+`` whose
+exact result stays below 2**32, so the same code gives the same bits on any array namespace and
+any integer dtype at least 32 bits wide: ``uint32`` (NumPy, JAX, CuPy) or ``int64`` (PyTorch,
+whose ``uint32`` lacks most kernels). A 32x32-bit product is assembled from 16-bit halves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_M0, _M1 = 0xD2511F53, 0xCD9E8D57  # round multipliers
+_W0, _W1 = 0x9E3779B9, 0xBB67AE85  # key schedule ("Weyl") increments
+_MASK16, _MASK32 = 0xFFFF, 0xFFFFFFFF
+ROUNDS = 10
+
+Words = tuple[Any, Any, Any, Any]
+
+
+def _mulhilo(a: Any, m: int) -> tuple[Any, Any]:
+    """High and low 32-bit words of ``a * m``, for ``a`` an array of words and ``m`` a constant."""
+    ml, mh = m & _MASK16, m >> 16
+    al, ah = a & _MASK16, a >> 16
+    ll, lh, hl, hh = al * ml, al * mh, ah * ml, ah * mh  # each < 2**32
+    mid = (ll >> 16) + (lh & _MASK16) + (hl & _MASK16)  # < 3 * 2**16
+    hi = hh + (lh >> 16) + (hl >> 16) + (mid >> 16)
+    lo = ((mid & _MASK16) << 16) | (ll & _MASK16)
+    return hi, lo
+
+
+def philox4x32(xp: Any, counter: Words, key: tuple[int, int], rounds: int = ROUNDS) -> Words:
+    """Philox4x32 of four counter-word arrays under a two-word key; returns four word arrays.
+
+    The counter words are arrays of one shape and integer dtype, holding values in
+    ``[0, 2**32)``; the key is two Python ints, made arrays of that dtype here (JAX refuses
+    Python ints above 2**31 as operands).
+    """
+    c0, c1, c2, c3 = counter
+    k0, k1 = key[0] & _MASK32, key[1] & _MASK32
+    for r in range(rounds):
+        if r:
+            k0, k1 = (k0 + _W0) & _MASK32, (k1 + _W1) & _MASK32
+        hi0, lo0 = _mulhilo(c0, _M0)
+        hi1, lo1 = _mulhilo(c2, _M1)
+        c0, c1, c2, c3 = hi1 ^ c1 ^ _word(xp, k0, c1), lo1, hi0 ^ c3 ^ _word(xp, k1, c1), lo0
+    return c0, c1, c2, c3
+
+
+def _word(xp: Any, value: int, like: Any) -> Any:
+    return xp.asarray(value, dtype=like.dtype, device=_device(like))
+
+
+def _device(x: Any) -> Any:
+    import array_api_compat
+
+    return array_api_compat.device(x)
+
+
+def random_words(
+    xp: Any,
+    n: int,
+    seed: int,
+    stream: int,
+    *,
+    start: int = 0,
+    dtype: Any = None,
+    device: Any = None,
+) -> Any:
+    """``n`` random 32-bit words for the logical indices ``start, ..., start + n - 1``.
+
+    Index ``i`` of stream ``stream`` under a 64-bit ``seed`` is word ``i % 4`` of the Philox block
+    with counter ``(i // 4, 0, stream_lo, stream_hi)`` and key ``(seed_lo, seed_hi)``. The result
+    depends only on ``(seed, stream, i)``: not on the namespace, device, chunking or layout.
+    """
+    dtype = xp.uint32 if dtype is None else dtype
+    first, last = start // 4, (start + n + 3) // 4  # blocks that hold the wanted indices
+    if last > 2**32:
+        raise ValueError(f"at most 2**34 mask entries are supported; got {start + n}")
+    blocks = xp.arange(first, last, dtype=dtype, device=device)
+    zero = xp.zeros_like(blocks)
+    lo = zero + _word(xp, stream & _MASK32, blocks)
+    hi = zero + _word(xp, (stream >> 32) & _MASK32, blocks)
+    words = xp.stack(philox4x32(xp, (blocks, zero, lo, hi), (seed, seed >> 32)), axis=-1)
+    words = xp.reshape(words, (-1,))
+    offset = start - 4 * first
+    return words[offset : offset + n]

@@ -1,0 +1,75 @@
+"""The constants of inverted and alpha dropout, rounded per dtype exactly as PyTorch rounds them.
+
+A float format is named by its mantissa width: 52 (float64), 23 (float32), 10 (float16) or
+7 (bfloat16). Each function returns Python floats that are exactly representable in the format,
+so ``x * s`` on any backend is one correctly rounded multiply in the input's dtype.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+
+import numpy as np
+
+# SELU's negative saturation value, -scale * alpha (Klambauer et al. 2017), as in PyTorch.
+SELU_SATURATION = 1.7580993408473766
+
+
+def _round(value: float, mant: int) -> float:
+    """Round a double to the float format with ``mant`` mantissa bits (round half to even)."""
+    if mant == 52:
+        return value
+    if mant == 23:
+        return float(np.float32(value))
+    if mant == 10:
+        with np.errstate(over="ignore"):
+            return float(np.float16(np.float32(value)))
+    if mant == 7:  # bfloat16, from the float32 bit pattern
+        f32 = np.float32(value)
+        if math.isnan(f32):
+            return math.nan
+        bits = struct.unpack("<I", struct.pack("<f", f32))[0]
+        bits = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) << 16
+        return float(struct.unpack("<f", struct.pack("<I", bits & 0xFFFFFFFF))[0])
+    raise ValueError(f"unsupported float format with {mant} mantissa bits")
+
+
+def _opmath(mant: int) -> int:
+    """PyTorch computes 16-bit floats in float32 ("opmath") and rounds the result."""
+    return 23 if mant < 23 else mant
+
+
+def keep_scale(p: float, mant: int) -> float:
+    """``1 / (1 - p)`` as PyTorch's ``noise.div_(1 - p)`` leaves it in the input's dtype.
+
+    >>> keep_scale(0.5, 23), keep_scale(0.1, 52) == 1 / 0.9
+    (2.0, True)
+    """
+    op = _opmath(mant)
+    q = _round(1.0 - p, op)
+    s = math.inf if q == 0.0 else _round(1.0 / q, op)
+    return _round(s, mant)
+
+
+def alpha_constants(p: float, mant: int) -> tuple[float, float, float]:
+    """``(a, b_keep, b_drop)`` of alpha dropout: kept ``x * a + b_keep``, dropped ``b_drop``.
+
+    PyTorch's definition: ``a = 1 / sqrt((alpha**2 * p + 1) * (1 - p))`` with
+    ``alpha = 1.7580993408473766``, and ``b = (noise - 1) * alpha * a + alpha * a * p``.
+    """
+    op = _opmath(mant)
+    a = 1.0 / math.sqrt((SELU_SATURATION**2 * p + 1.0) * (1.0 - p))
+    alpha_a = _round(SELU_SATURATION * a, op)
+    b_keep = _round(alpha_a * p, op)
+    b_drop = _round(-alpha_a + b_keep, op)
+    return _round(a, mant), _round(b_keep, mant), _round(b_drop, mant)
+
+
+def drop_threshold(p: float) -> int:
+    """Words below this 32-bit threshold are dropped: ``P(drop) = round(p * 2**32) / 2**32``.
+
+    >>> drop_threshold(0.5) == 2**31, drop_threshold(0.0), drop_threshold(1.0) == 2**32
+    (True, 0, True)
+    """
+    return round(p * 2**32)

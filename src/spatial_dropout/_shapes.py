@@ -1,0 +1,51 @@
+"""Which axes share one mask entry: the seed's rank table, stated once for every dropout."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+DATA_FORMATS = ("channels_first", "channels_last")
+
+
+def mask_shape(
+    shape: Sequence[int], spatial_dims: int | None, data_format: str = "channels_first"
+) -> tuple[int, ...]:
+    """Return the shape of the keep mask for an input of ``shape``; 1 marks a shared axis.
+
+    ``spatial_dims`` is ``n`` for ``dropoutNd`` and ``None`` for element-wise dropout. Rank ``n``
+    reads its first (``channels_last``: last) dim as channels, rank ``n + 1`` is
+    ``(C, *spatial)``, rank ``n + 2`` is ``(N, C, *spatial)``; every other rank is element-wise.
+
+    >>> mask_shape((8, 3, 32, 32), 2)
+    (8, 3, 1, 1)
+    >>> mask_shape((3, 32, 32), 2)
+    (3, 1, 1)
+    >>> mask_shape((8, 32, 32, 3), 2, "channels_last")
+    (8, 1, 1, 3)
+    >>> mask_shape((5,), 2)
+    (5,)
+    """
+    shape = tuple(int(d) for d in shape)
+    rank = len(shape)
+    if spatial_dims is None or rank not in (spatial_dims, spatial_dims + 1, spatial_dims + 2):
+        return shape
+    kept = 2 if rank == spatial_dims + 2 else 1  # (N, C) or just (C,) keep their own entries
+    if data_format == "channels_first":
+        return shape[:kept] + (1,) * (rank - kept)
+    # channels_last: the batch axis (if any) stays first, the channel axis is last.
+    batch = shape[:1] if kept == 2 else ()
+    return batch + (1,) * (rank - kept) + shape[-1:]
+
+
+def feature_mask_shape(shape: Sequence[int]) -> tuple[int, ...]:
+    """Mask shape of ``feature_alpha_dropout``, as PyTorch: ``(N, C, 1, ...)`` for rank >= 2.
+
+    >>> feature_mask_shape((4, 6, 5))
+    (4, 6, 1)
+    >>> feature_mask_shape((7,))
+    (7,)
+    """
+    shape = tuple(int(d) for d in shape)
+    if len(shape) < 2:
+        return shape
+    return shape[:2] + (1,) * (len(shape) - 2)
