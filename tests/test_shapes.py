@@ -70,7 +70,9 @@ def test_groups_share_one_fate(n, fmt, rank):
     mshape = mask_shape(shape, n, fmt)
     assert _groups_share_fate(y, mshape)
     # and the mask has exactly the table's granularity: the drawn mask has that shape
-    assert sd.dropout_mask(x, 0.5, kind=f"dropout{n}d", data_format=fmt, generator=1).shape == mshape
+    assert (
+        sd.dropout_mask(x, 0.5, kind=f"dropout{n}d", data_format=fmt, generator=1).shape == mshape
+    )
 
 
 def test_seed_shapes_drop_whole_channels():

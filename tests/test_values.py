@@ -37,7 +37,9 @@ def test_kept_values_bit_exact(dtype, p):
     keep = sd.dropout_mask(x, p, generator=sd.Generator(4))
     y = sd.dropout2d(x, p, generator=sd.Generator(4))
     s = _expected_scale(p, dtype)
-    expected = (x.astype(np.float32) * np.float32(s)).astype(dtype) if dtype.itemsize == 2 else x * s
+    expected = (
+        (x.astype(np.float32) * np.float32(s)).astype(dtype) if dtype.itemsize == 2 else x * s
+    )
     expected = np.where(keep, expected, np.zeros((), dtype))
     assert y.dtype == dtype
     np.testing.assert_array_equal(y.view(np.uint8), expected.view(np.uint8))

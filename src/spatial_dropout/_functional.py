@@ -131,7 +131,7 @@ def dropout1d(
     generator: object = None,
     data_format: str = "channels_first",
 ) -> ArrayT:
-    """Channel dropout for 1-D signals: each channel of ``(N, C, L)`` or ``(C, L)`` is dropped whole.
+    """Channel dropout for 1-D signals: each channel of ``(N, C, L)`` or ``(C, L)`` drops whole.
 
     Arguments, results and errors as :func:`dropout2d`, with one spatial dim.
 

@@ -8,7 +8,9 @@ from typing import Any, NoReturn
 
 from ._shapes import DATA_FORMATS
 
-SUPPORTED = "numpy.ndarray, torch.Tensor, jax.Array, cupy.ndarray, dask.array.Array, or any array-API array"
+SUPPORTED = (
+    "numpy.ndarray, torch.Tensor, jax.Array, cupy.ndarray, dask.array.Array, or any array-API array"
+)
 
 
 def type_name(obj: object) -> str:
@@ -19,9 +21,7 @@ def type_name(obj: object) -> str:
 
 def check_p(fn: str, p: object) -> float:
     if isinstance(p, bool) or not isinstance(p, Real):
-        raise TypeError(
-            f"{fn}(): `p` must be a real number in [0, 1]; got {p!r} ({type_name(p)})"
-        )
+        raise TypeError(f"{fn}(): `p` must be a real number in [0, 1]; got {p!r} ({type_name(p)})")
     value = float(p)
     if math.isnan(value) or not 0.0 <= value <= 1.0:
         raise ValueError(f"{fn}(): `p` must be a probability in [0, 1]; got {p!r}")
@@ -76,6 +76,5 @@ def bad_generator(fn: str, generator: object, backend: str) -> NoReturn:
 
 def bad_mask(fn: str, mask_shape: tuple[int, ...], input_shape: tuple[int, ...]) -> NoReturn:
     raise ValueError(
-        f"{fn}(): `mask` of shape {mask_shape} does not broadcast to `input` of shape "
-        f"{input_shape}"
+        f"{fn}(): `mask` of shape {mask_shape} does not broadcast to `input` of shape {input_shape}"
     )

@@ -68,7 +68,9 @@ class ArrayAPIBackend:
         seed, stream = generator.next_stream()
         return self.portable_keep(x, shape, p, seed, stream)
 
-    def portable_keep(self, x: Any, shape: tuple[int, ...], p: float, seed: int, stream: int) -> Any:
+    def portable_keep(
+        self, x: Any, shape: tuple[int, ...], p: float, seed: int, stream: int
+    ) -> Any:
         xp = self.namespace(x)
         n = math.prod(shape)
         threshold = drop_threshold(p)

@@ -11,7 +11,7 @@ from ._array_api import ArrayAPIBackend
 
 
 def _is_bfloat16(dtype: np.dtype[Any]) -> bool:
-    return dtype.name == "bfloat16"
+    return str(dtype.name) == "bfloat16"
 
 
 class NumPyBackend(ArrayAPIBackend):
@@ -41,8 +41,9 @@ class NumPyBackend(ArrayAPIBackend):
         return super().native_keep(fn, x, shape, p, generator)
 
     def apply_keep(self, x: Any, keep: Any, scale: float, inplace: bool) -> Any:
+        out = x if inplace else np.empty_like(x)
         with np.errstate(all="ignore"):
-            out = np.multiply(x, np.asarray(scale, dtype=x.dtype), out=x if inplace else None)
+            np.multiply(x, np.asarray(scale, dtype=x.dtype), out=out)
         _fill_dropped(out, keep, 0)
         return out
 
@@ -50,8 +51,9 @@ class NumPyBackend(ArrayAPIBackend):
         self, x: Any, keep: Any, consts: tuple[float, float, float], inplace: bool
     ) -> Any:
         a, b_keep, b_drop = (np.asarray(c, dtype=x.dtype) for c in consts)
+        out = x if inplace else np.empty_like(x)
         with np.errstate(all="ignore"):
-            out = np.multiply(x, a, out=x if inplace else None)
+            np.multiply(x, a, out=out)
             np.add(out, b_keep, out=out)
         _fill_dropped(out, keep, b_drop)
         return out

@@ -56,7 +56,7 @@ class Generator:
         """Restart the stream from ``seed`` with the counter at 0; returns ``self``."""
         seed = _check_seed(seed)
         with self._lock:
-            self._seed, self._counter = seed, 0
+            self._seed, self._counter, self._forks = seed, 0, 0
         return self
 
     def next_stream(self) -> tuple[int, int]:
@@ -106,7 +106,9 @@ def _derive_seed(seed: int, counter: int, fork: int) -> int:
         return np.array([v & 0xFFFFFFFF], dtype=np.uint32)
 
     tag = 0x666F726B  # "fork": keeps derived seeds off the counters of ordinary calls
-    out = philox4x32(np, (word(counter), word(counter >> 32), word(fork), word(tag)), (seed, seed >> 32))
+    out = philox4x32(
+        np, (word(counter), word(counter >> 32), word(fork), word(tag)), (seed, seed >> 32)
+    )
     return int(out[0][0]) | (int(out[1][0]) << 32)
 
 

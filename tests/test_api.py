@@ -1,0 +1,92 @@
+"""The public surface: options forms, layers, imports, and the demo."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import spatial_dropout as sd
+
+
+def test_options_object_and_mapping_match_keywords():
+    x = np.ones((4, 16, 3, 3))
+    ref = sd.dropout2d(x, 0.2, True, generator=sd.Generator(1))
+    a = sd.dropout2d(x, sd.DropoutOptions(p=0.2), generator=sd.Generator(1))
+    b = sd.dropout2d(x, {"p": 0.2, "training": True}, generator=sd.Generator(1))
+    np.testing.assert_array_equal(a, ref)
+    np.testing.assert_array_equal(b, ref)
+    assert sd.dropout2d(x, sd.DropoutOptions(training=False)) is x
+    assert sd.dropout2d(x, {"inplace": True, "p": 0.2}, generator=0) is x
+
+
+def test_options_training_none_keeps_the_function_default():
+    x = np.ones(10)
+    assert sd.alpha_dropout(x, sd.DropoutOptions(p=0.3)) is x  # alpha: training=False default
+    assert sd.dropout(x, sd.DropoutOptions(p=0.3), generator=0) is not x
+
+
+def test_all_is_sorted_and_complete():
+    assert sd.__all__ == sorted(sd.__all__)
+    for name in sd.__all__:
+        assert hasattr(sd, name)
+    public = {n for n in dir(sd) if not n.startswith("_")}
+    assert public <= set(sd.__all__)
+
+
+@pytest.mark.parametrize(
+    ("cls", "fn"),
+    [(sd.Dropout, sd.dropout), (sd.Dropout1d, sd.dropout1d), (sd.Dropout2d, sd.dropout2d),
+     (sd.Dropout3d, sd.dropout3d), (sd.AlphaDropout, sd.alpha_dropout),
+     (sd.FeatureAlphaDropout, sd.feature_alpha_dropout)],
+)  # fmt: skip
+def test_layers_follow_train_and_eval(cls, fn):
+    layer = cls(0.4)
+    assert layer.training
+    assert repr(layer) == f"{cls.__name__}(p=0.4, inplace=False)"
+    x = np.random.default_rng(0).standard_normal((2, 8, 3, 3, 3))[..., 0]
+    np.testing.assert_array_equal(
+        layer(x, generator=sd.Generator(2)), fn(x, 0.4, True, generator=sd.Generator(2))
+    )
+    assert layer.eval() is layer
+    assert layer(x) is x
+    assert layer.train().training
+
+
+def test_layer_channels_last():
+    layer = sd.Dropout2d(0.5, data_format="channels_last")
+    x = np.ones((2, 4, 4, 8))
+    y = layer(x, generator=0)
+    assert ((y == 0).all(axis=(1, 2)) | (y == 2).all(axis=(1, 2))).all()
+
+
+def test_importing_imports_no_framework():
+    code = (
+        "import sys, spatial_dropout, numpy as np;"
+        "spatial_dropout.dropout2d(np.ones((2, 3, 4, 4)), generator=0);"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'torch', 'jax', 'jaxlib', 'dask', 'cupy', 'tensorflow', 'ml_dtypes',"
+        " 'array_api_strict'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_demo_runs_and_reports_each_example():
+    out = subprocess.run(
+        [sys.executable, "-m", "spatial_dropout", "demo"], capture_output=True, text=True,
+        check=True,
+    ).stdout  # fmt: skip
+    for label in ["ImageNet batch", "unbatched", "eval", "feature pyramid", "P5"]:
+        assert label in out
+    assert "dropped" in out
+
+
+def test_version_flag():
+    out = subprocess.run(
+        [sys.executable, "-m", "spatial_dropout", "--version"], capture_output=True, text=True,
+        check=True,
+    ).stdout  # fmt: skip
+    assert out.strip() == f"spatial-dropout {sd.__version__}"
