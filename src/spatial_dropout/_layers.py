@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from . import _functional as F
 from . import _validation as v
+from ._random import Generator
 
 
 class DropoutMixin:
@@ -20,17 +21,19 @@ class DropoutMixin:
     p: float
     inplace: bool
     data_format: str
+    generator: object
 
-    def _setup(self, p: float, inplace: bool, data_format: str) -> None:
+    def _setup(self, p: float, inplace: bool, data_format: str, generator: object) -> None:
         name = type(self).__name__
+        self.generator = Generator(generator) if isinstance(generator, int) else generator
         self.p = v.check_p(name, p)
         self.inplace = v.check_bool(name, "inplace", inplace)
         self.data_format = v.check_data_format(name, data_format)
         if data_format != "channels_first" and not self._channel:
             raise ValueError(f"{name}(): `data_format` applies only to Dropout1d/2d/3d")
 
-    def _apply(self, input: Any, training: bool, generator: object) -> Any:
-        kwargs: dict[str, Any] = {"generator": generator}
+    def _apply(self, input: Any, training: bool, generator: object = None) -> Any:
+        kwargs: dict[str, Any] = {"generator": self.generator if generator is None else generator}
         if self._channel:
             kwargs["data_format"] = self.data_format
         return type(self)._function(input, self.p, training, self.inplace, **kwargs)
@@ -41,10 +44,18 @@ class DropoutMixin:
 
 
 class _Layer(DropoutMixin):
+    """A layer: ``p``, ``inplace``, ``data_format`` (Dropout1d/2d/3d) and an optional
+    ``generator`` (an ``int`` seeds a :class:`Generator` that the layer's calls advance)."""
+
     def __init__(
-        self, p: float = 0.5, inplace: bool = False, *, data_format: str = "channels_first"
+        self,
+        p: float = 0.5,
+        inplace: bool = False,
+        *,
+        data_format: str = "channels_first",
+        generator: object = None,
     ) -> None:
-        self._setup(p, inplace, data_format)
+        self._setup(p, inplace, data_format, generator)
         self.training = True
 
     def train(self, mode: bool = True) -> _Layer:

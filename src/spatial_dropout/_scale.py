@@ -56,14 +56,15 @@ def alpha_constants(p: float, mant: int) -> tuple[float, float, float]:
     """``(a, b_keep, b_drop)`` of alpha dropout: kept ``x * a + b_keep``, dropped ``b_drop``.
 
     PyTorch's definition: ``a = 1 / sqrt((alpha**2 * p + 1) * (1 - p))`` with
-    ``alpha = 1.7580993408473766``, and ``b = (noise - 1) * alpha * a + alpha * a * p``.
+    ``alpha = 1.7580993408473766``, and ``b = (noise - 1) * (alpha * a) + alpha * a * p``,
+    each step rounded as PyTorch rounds it (scalars to the compute type, results to the dtype).
     """
     op = _opmath(mant)
     a = 1.0 / math.sqrt((SELU_SATURATION**2 * p + 1.0) * (1.0 - p))
-    alpha_a = _round(SELU_SATURATION * a, op)
-    b_keep = _round(alpha_a * p, op)
-    b_drop = _round(-alpha_a + b_keep, op)
-    return _round(a, mant), _round(b_keep, mant), _round(b_drop, mant)
+    neg_alpha_a = _round(-_round(SELU_SATURATION * a, op), mant)  # (0 - 1) * (alpha * a)
+    shift = _round(SELU_SATURATION * a * p, mant)  # add_ rounds its scalar to the dtype
+    b_drop = _round(_round(neg_alpha_a + shift, op), mant)
+    return _round(_round(a, op), mant), shift, b_drop
 
 
 def drop_threshold(p: float) -> int:

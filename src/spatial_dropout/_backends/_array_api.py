@@ -14,6 +14,8 @@ import array_api_compat as compat
 
 from .. import _validation as v
 from .._random import Generator, default_generator, random_words
+from .._random._generator import check_seed
+from .._random._philox import word
 from .._scale import drop_threshold
 
 _MASK32 = 0xFFFFFFFF
@@ -61,12 +63,16 @@ class ArrayAPIBackend:
         """A boolean array of ``shape`` on ``x``'s device: ``True`` where entries are kept."""
         if generator is None:
             generator = default_generator
-        elif isinstance(generator, int) and not isinstance(generator, bool):
-            generator = Generator(generator)
-        if not isinstance(generator, Generator):
+        if isinstance(generator, int) and not isinstance(generator, bool):
+            seed, stream = check_seed(generator), 0  # a fresh Generator(seed)
+        elif isinstance(generator, Generator):
+            seed, stream = self.next_stream(generator)
+        else:
             return self.native_keep(fn, x, shape, p, generator)
-        seed, stream = generator.next_stream()
         return self.portable_keep(x, shape, p, seed, stream)
+
+    def next_stream(self, generator: Generator) -> tuple[int, int]:
+        return generator.next_stream()
 
     def portable_keep(
         self, x: Any, shape: tuple[int, ...], p: float, seed: int, stream: int
@@ -79,8 +85,7 @@ class ArrayAPIBackend:
         words = random_words(
             xp, n, seed, stream, dtype=self.word_dtype(xp), device=compat.device(x)
         )
-        limit = xp.asarray(threshold, dtype=words.dtype, device=compat.device(x))
-        return xp.reshape(words >= limit, shape)
+        return xp.reshape(words >= word(xp, threshold, words), shape)
 
     def native_keep(
         self, fn: str, x: Any, shape: tuple[int, ...], p: float, generator: object

@@ -37,8 +37,8 @@ class Generator:
     __slots__ = ("_counter", "_forks", "_lock", "_seed")
 
     def __init__(self, seed: int | None = None, *, counter: int = 0) -> None:
-        self._seed = _check_seed(seed)
-        self._counter = _check_seed(counter, "counter")
+        self._seed = check_seed(seed)
+        self._counter = check_seed(counter, "counter")
         self._forks = 0
         self._lock = threading.Lock()
 
@@ -54,7 +54,7 @@ class Generator:
 
     def manual_seed(self, seed: int) -> Generator:
         """Restart the stream from ``seed`` with the counter at 0; returns ``self``."""
-        seed = _check_seed(seed)
+        seed = check_seed(seed)
         with self._lock:
             self._seed, self._counter, self._forks = seed, 0, 0
         return self
@@ -62,9 +62,20 @@ class Generator:
     def next_stream(self) -> tuple[int, int]:
         """Reserve one call: return ``(seed, counter)`` and advance the counter, atomically."""
         with self._lock:
-            taken = (self._seed, self._counter)
-            self._counter = (self._counter + 1) & _MASK64
+            return self._advance()
+
+    def _advance(self) -> tuple[int, int]:
+        # Unlocked: for torch.compile, which cannot trace a lock (a compiled graph runs its
+        # Python side effects, this one included, after the graph, on the calling thread).
+        taken = (self._seed, self._counter)
+        self._counter = (self._counter + 1) & _MASK64
         return taken
+
+    def __getstate__(self) -> tuple[int, int]:
+        return self._seed, self._counter
+
+    def __setstate__(self, state: tuple[int, int]) -> None:
+        self.__init__(state[0], counter=state[1])  # type: ignore[misc]
 
     def __repr__(self) -> str:
         return f"Generator(seed={self._seed}, counter={self._counter})"
@@ -87,7 +98,7 @@ class Generator:
         self._forks = 0
 
 
-def _check_seed(seed: object, name: str = "seed") -> int:
+def check_seed(seed: object, name: str = "seed") -> int:
     if seed is None and name == "seed":
         return int.from_bytes(os.urandom(8), "little")
     if isinstance(seed, bool) or not isinstance(seed, int):

@@ -43,18 +43,18 @@ def philox4x32(xp: Any, counter: Words, key: tuple[int, int], rounds: int = ROUN
             k0, k1 = (k0 + _W0) & _MASK32, (k1 + _W1) & _MASK32
         hi0, lo0 = _mulhilo(c0, _M0)
         hi1, lo1 = _mulhilo(c2, _M1)
-        c0, c1, c2, c3 = hi1 ^ c1 ^ _word(xp, k0, c1), lo1, hi0 ^ c3 ^ _word(xp, k1, c1), lo0
+        c0, c1, c2, c3 = hi1 ^ c1 ^ word(xp, k0, c1), lo1, hi0 ^ c3 ^ word(xp, k1, c1), lo0
     return c0, c1, c2, c3
 
 
-def _word(xp: Any, value: int, like: Any) -> Any:
-    return xp.asarray(value, dtype=like.dtype, device=_device(like))
+def word(xp: Any, value: int, like: Any) -> Any:
+    """A word constant as an operand: a Python int, or a 0-d array where ints above 2**31 are
+    refused (JAX). A Python int costs no host-to-device copy on a GPU."""
+    import array_api_compat as compat
 
-
-def _device(x: Any) -> Any:
-    import array_api_compat
-
-    return array_api_compat.device(x)
+    if value < 2**31 or not compat.is_jax_namespace(xp):
+        return value
+    return xp.asarray(value, dtype=like.dtype, device=compat.device(like))
 
 
 def random_words(
@@ -79,8 +79,8 @@ def random_words(
         raise ValueError(f"at most 2**34 mask entries are supported; got {start + n}")
     blocks = xp.arange(first, last, dtype=dtype, device=device)
     zero = xp.zeros_like(blocks)
-    lo = zero + _word(xp, stream & _MASK32, blocks)
-    hi = zero + _word(xp, (stream >> 32) & _MASK32, blocks)
+    lo = zero + word(xp, stream & _MASK32, blocks)
+    hi = zero + word(xp, (stream >> 32) & _MASK32, blocks)
     words = xp.stack(philox4x32(xp, (blocks, zero, lo, hi), (seed, seed >> 32)), axis=-1)
     words = xp.reshape(words, (-1,))
     offset = start - 4 * first
