@@ -32,7 +32,7 @@ class DropoutMixin:
         if data_format != "channels_first" and not self._channel:
             raise ValueError(f"{name}(): `data_format` applies only to Dropout1d/2d/3d")
 
-    def _apply(self, input: Any, training: bool, generator: object = None) -> Any:
+    def _dropout(self, input: Any, training: bool, generator: object = None) -> Any:
         kwargs: dict[str, Any] = {"generator": self.generator if generator is None else generator}
         if self._channel:
             kwargs["data_format"] = self.data_format
@@ -68,7 +68,7 @@ class _Layer(DropoutMixin):
         return self.train(False)
 
     def __call__(self, input: Any, *, generator: object = None) -> Any:
-        return self._apply(input, self.training, generator)
+        return self._dropout(input, self.training, generator)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"

@@ -42,7 +42,7 @@ class _Module(DropoutMixin, torch.nn.Module):
         self._setup(p, inplace, data_format, generator)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = self._apply(input, self.training)
+        out: torch.Tensor = self._dropout(input, self.training)
         return out
 
 

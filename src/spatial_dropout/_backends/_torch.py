@@ -8,10 +8,9 @@ generator runs in int64 words (torch's uint32 has no arithmetic kernels) on the 
 
 from __future__ import annotations
 
-from typing import Any
-
 import math
 import sys
+from typing import Any
 
 from .._random import Generator, random_words
 from .._scale import drop_threshold
@@ -42,7 +41,7 @@ def _register_op() -> bool:
     torch = _torch()
     schema = "(Tensor like, int n, int[] key, int[] stream, int threshold) -> Tensor"
 
-    @torch.library.custom_op("spatial_dropout::portable_keep", mutates_args=(), schema=schema)
+    @torch.library.custom_op("spatial_dropout::portable_keep", mutates_args=(), schema=schema)  # type: ignore[untyped-decorator]
     def portable_keep(like: Any, n: int, key: list[int], stream: list[int], threshold: int) -> Any:
         import array_api_compat.torch as xp
 
@@ -50,7 +49,7 @@ def _register_op() -> bool:
         words = random_words(xp, n, seed, ctr, dtype=torch.int64, device=like.device)
         return words >= threshold
 
-    @portable_keep.register_fake
+    @portable_keep.register_fake  # type: ignore[untyped-decorator]
     def _(like: Any, n: int, key: list[int], stream: list[int], threshold: int) -> Any:
         return like.new_empty((n,), dtype=torch.bool)
 
