@@ -39,11 +39,12 @@ def _run(
     p: object,
     training: object,
     inplace: object,
-    generator: object,
+    generator_or_key: tuple[object, object],
     shape_of: MaskShape,
     alpha: bool = False,
 ) -> ArrayT:
     """Validate everything, then draw the mask and run the backend's kernel."""
+    generator = _generator(fn, *generator_or_key)
     p, training, inplace = unpack(fn, p, training, inplace)
     backend = _backend(fn, x)
     prob = v.check_p(fn, p)
@@ -67,6 +68,14 @@ def _run(
     return out
 
 
+def _generator(fn: str, generator: object, key: object) -> object:
+    if key is None:
+        return generator
+    if generator is not None:
+        raise TypeError(f"{fn}(): pass `generator` or `key`, not both")
+    return key
+
+
 def _channel(fn: str, n: int | None, data_format: object) -> MaskShape:
     fmt = v.check_data_format(fn, data_format)
     return lambda shape: mask_shape(shape, n, fmt)
@@ -79,6 +88,7 @@ def dropout(
     inplace: bool = False,
     *,
     generator: object = None,
+    key: object = None,
 ) -> ArrayT:
     """Element-wise dropout: zero each entry with probability ``p``, scale the rest.
 
@@ -119,7 +129,7 @@ def dropout(
     >>> sorted(set(y.tolist())) in ([0.0, 2.0], [0.0], [2.0])
     True
     """
-    return _run("dropout", input, p, training, inplace, generator, tuple)
+    return _run("dropout", input, p, training, inplace, (generator, key), tuple)
 
 
 def dropout1d(
@@ -129,6 +139,7 @@ def dropout1d(
     inplace: bool = False,
     *,
     generator: object = None,
+    key: object = None,
     data_format: str = "channels_first",
 ) -> ArrayT:
     """Channel dropout for 1-D signals: each channel of ``(N, C, L)`` or ``(C, L)`` drops whole.
@@ -143,7 +154,7 @@ def dropout1d(
     True
     """
     shape_of = _channel("dropout1d", 1, data_format)
-    return _run("dropout1d", input, p, training, inplace, generator, shape_of)
+    return _run("dropout1d", input, p, training, inplace, (generator, key), shape_of)
 
 
 def dropout2d(
@@ -153,6 +164,7 @@ def dropout2d(
     inplace: bool = False,
     *,
     generator: object = None,
+    key: object = None,
     data_format: str = "channels_first",
 ) -> ArrayT:
     """Randomly zero whole channels of 2-D feature maps, scaling the rest by ``1 / (1 - p)``.
@@ -171,7 +183,11 @@ def dropout2d(
     generator : None, int, Generator, or a native generator
         ``None`` follows the input framework's seeding: ``torch.manual_seed`` for tensors,
         :func:`manual_seed` for NumPy. An ``int`` or :class:`Generator` gives the same mask on
-        every backend and device. Also ``numpy.random.Generator`` (NumPy inputs).
+        every backend and device. Also ``numpy.random.Generator`` (NumPy inputs),
+        ``torch.Generator`` (tensors), a JAX key (JAX arrays).
+    key : jax.Array, optional
+        A JAX PRNG key (typed ``jax.random.key`` or raw ``PRNGKey``), the same as
+        ``generator=key``; JAX arrays need one. ``PRNGKey(s)`` draws the mask of ``generator=s``.
     data_format : {"channels_first", "channels_last"}
         ``"channels_last"`` reads ``(N, H, W, C)``: the channel axis is the last one.
 
@@ -221,7 +237,7 @@ def dropout2d(
     True
     """
     shape_of = _channel("dropout2d", 2, data_format)
-    return _run("dropout2d", input, p, training, inplace, generator, shape_of)
+    return _run("dropout2d", input, p, training, inplace, (generator, key), shape_of)
 
 
 def dropout3d(
@@ -231,6 +247,7 @@ def dropout3d(
     inplace: bool = False,
     *,
     generator: object = None,
+    key: object = None,
     data_format: str = "channels_first",
 ) -> ArrayT:
     """Channel dropout for volumes: each channel of ``(N, C, D, H, W)`` or ``(C, D, H, W)``.
@@ -244,7 +261,7 @@ def dropout3d(
     (2, 3, 4, 4, 4)
     """
     shape_of = _channel("dropout3d", 3, data_format)
-    return _run("dropout3d", input, p, training, inplace, generator, shape_of)
+    return _run("dropout3d", input, p, training, inplace, (generator, key), shape_of)
 
 
 def alpha_dropout(
@@ -254,6 +271,7 @@ def alpha_dropout(
     inplace: bool = False,
     *,
     generator: object = None,
+    key: object = None,
 ) -> ArrayT:
     """Element-wise alpha dropout for SELU networks; keeps mean and variance (PyTorch's).
 
@@ -271,7 +289,7 @@ def alpha_dropout(
     >>> sd.alpha_dropout(x, 0.5, True, generator=0).shape
     (4,)
     """
-    return _run("alpha_dropout", input, p, training, inplace, generator, tuple, alpha=True)
+    return _run("alpha_dropout", input, p, training, inplace, (generator, key), tuple, alpha=True)
 
 
 def feature_alpha_dropout(
@@ -281,6 +299,7 @@ def feature_alpha_dropout(
     inplace: bool = False,
     *,
     generator: object = None,
+    key: object = None,
 ) -> ArrayT:
     """Alpha dropout of whole channels: the mask is ``(N, C, 1, ...)`` for rank >= 2.
 
@@ -294,7 +313,7 @@ def feature_alpha_dropout(
     True
     """
     fn = "feature_alpha_dropout"
-    return _run(fn, input, p, training, inplace, generator, feature_mask_shape, alpha=True)
+    return _run(fn, input, p, training, inplace, (generator, key), feature_mask_shape, alpha=True)
 
 
 _KINDS: dict[str, MaskShape | None] = {
@@ -309,6 +328,7 @@ def dropout_mask(
     *,
     kind: str = "dropout2d",
     generator: object = None,
+    key: object = None,
     data_format: str = "channels_first",
 ) -> Any:
     """The boolean keep mask that ``kind(input, p, generator=generator)`` would draw.
@@ -341,7 +361,7 @@ def dropout_mask(
         import array_api_compat as compat
 
         return xp.full(shape, prob == 0.0, dtype=xp.bool, device=compat.device(input))
-    return backend.keep_mask(fn, input, shape, prob, generator)
+    return backend.keep_mask(fn, input, shape, prob, _generator(fn, generator, key))
 
 
 def apply_mask(input: ArrayT, mask: Any, p: float, inplace: bool = False) -> ArrayT:

@@ -7,10 +7,16 @@ framework that was never imported cannot exist.
 from __future__ import annotations
 
 from ._array_api import ArrayAPIBackend
+from ._jax import JaxBackend
 from ._numpy import NumPyBackend
 from ._torch import TorchBackend
 
-_TABLE: tuple[type[ArrayAPIBackend], ...] = (NumPyBackend, TorchBackend, ArrayAPIBackend)
+_TABLE: tuple[type[ArrayAPIBackend], ...] = (
+    NumPyBackend,
+    TorchBackend,
+    JaxBackend,
+    ArrayAPIBackend,
+)
 _INSTANCES: dict[type[ArrayAPIBackend], ArrayAPIBackend] = {}
 
 

@@ -29,30 +29,39 @@ def _mulhilo(a: Any, m: int) -> tuple[Any, Any]:
     return hi, lo
 
 
-def philox4x32(xp: Any, counter: Words, key: tuple[int, int], rounds: int = ROUNDS) -> Words:
+Key = tuple[Any, Any]  # two Python ints, or two uint32 arrays (a traced JAX key)
+
+
+def philox4x32(xp: Any, counter: Words, key: Key, rounds: int = ROUNDS) -> Words:
     """Philox4x32 of four counter-word arrays under a two-word key; returns four word arrays.
 
     The counter words are arrays of one shape and integer dtype, holding values in
-    ``[0, 2**32)``; the key is two Python ints, made arrays of that dtype here (JAX refuses
-    Python ints above 2**31 as operands).
+    ``[0, 2**32)``. The key words are Python ints, or uint32 arrays that broadcast against the
+    counter (a JAX key's data, traced under ``jit`` or batched under ``vmap``).
     """
     c0, c1, c2, c3 = counter
-    k0, k1 = key[0] & _MASK32, key[1] & _MASK32
+    k0, k1 = (k & _MASK32 if isinstance(k, int) else k for k in key)
     for r in range(rounds):
         if r:
-            k0, k1 = (k0 + _W0) & _MASK32, (k1 + _W1) & _MASK32
+            k0, k1 = _bump(xp, k0, _W0, c0), _bump(xp, k1, _W1, c0)
         hi0, lo0 = _mulhilo(c0, _M0)
         hi1, lo1 = _mulhilo(c2, _M1)
         c0, c1, c2, c3 = hi1 ^ c1 ^ word(xp, k0, c1), lo1, hi0 ^ c3 ^ word(xp, k1, c1), lo0
     return c0, c1, c2, c3
 
 
-def word(xp: Any, value: int, like: Any) -> Any:
+def _bump(xp: Any, k: Any, increment: int, like: Any) -> Any:
+    if isinstance(k, int):
+        return (k + increment) & _MASK32
+    return k + word(xp, increment, like)  # a uint32 array: the sum wraps modulo 2**32
+
+
+def word(xp: Any, value: Any, like: Any) -> Any:
     """A word constant as an operand: a Python int, or a 0-d array where ints above 2**31 are
-    refused (JAX). A Python int costs no host-to-device copy on a GPU."""
+    refused (JAX). A Python int costs no host-to-device copy on a GPU; arrays pass through."""
     import array_api_compat as compat
 
-    if value < 2**31 or not compat.is_jax_namespace(xp):
+    if not isinstance(value, int) or value < 2**31 or not compat.is_jax_namespace(xp):
         return value
     return xp.asarray(value, dtype=like.dtype, device=compat.device(like))
 
@@ -85,3 +94,16 @@ def random_words(
     words = xp.reshape(words, (-1,))
     offset = start - 4 * first
     return words[offset : offset + n]
+
+
+def words_at(xp: Any, index: Any, key: Key, stream: tuple[Any, Any]) -> Any:
+    """The words of ``random_words`` at the logical indices in ``index`` (a uint32 array).
+
+    Shape-preserving, element by element: under JAX the mask then lives wherever its index
+    array lives (sharded like the data), at four times the Philox work of ``random_words``.
+    """
+    zero = xp.zeros_like(index)
+    lo, hi = (zero + word(xp, s, index) for s in stream)
+    c = philox4x32(xp, (index >> 2, zero, lo, hi), key)
+    lane = index & 3
+    return xp.where(lane == 0, c[0], xp.where(lane == 1, c[1], xp.where(lane == 2, c[2], c[3])))

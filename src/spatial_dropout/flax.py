@@ -1,0 +1,129 @@
+"""Flax NNX dropout layers: ``rngs`` and ``deterministic`` as in ``flax.nnx.Dropout``.
+
+``data_format`` defaults to ``"channels_last"``, the layout of Flax models; the mask of a
+channel depends on its logical ``(n, c)`` index, so it equals the mask of the NCHW PyTorch port
+of the model drawn with the same seed (``rngs`` key ``PRNGKey(s)`` ~ ``generator=s``).
+
+>>> import jax.numpy as jnp
+>>> from flax import nnx
+>>> from spatial_dropout.flax import Dropout2d
+>>> layer = Dropout2d(0.5, rngs=nnx.Rngs(dropout=0))
+>>> layer(jnp.ones((2, 4, 4, 8))).shape
+(2, 4, 4, 8)
+>>> layer(jnp.ones((2, 4, 4, 8)), deterministic=True).sum().item()
+256.0
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import jax
+from flax import nnx
+
+from . import _functional as F
+from . import _validation as v
+
+__all__ = ["AlphaDropout", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "FeatureAlphaDropout"]
+
+
+class _Layer(nnx.Module):
+    _function: ClassVar[Any]
+    _channel: ClassVar[bool] = False
+    _alpha: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        rate: float = 0.5,
+        *,
+        data_format: str = "channels_last",
+        deterministic: bool = False,
+        rng_collection: str = "dropout",
+        rngs: nnx.Rngs | nnx.RngStream | None = None,
+    ) -> None:
+        name = type(self).__name__
+        self.rate = v.check_p(name, rate)
+        self.data_format = v.check_data_format(name, data_format)
+        self.deterministic = v.check_bool(name, "deterministic", deterministic)
+        self.rng_collection = rng_collection
+        if isinstance(rngs, nnx.Rngs):
+            self.rngs = rngs[rng_collection].fork()
+        elif isinstance(rngs, nnx.RngStream):
+            self.rngs = rngs.fork()
+        elif rngs is None:
+            self.rngs = nnx.data(None)
+        else:
+            raise TypeError(
+                f"{name}(): `rngs` must be nnx.Rngs, nnx.RngStream or None; got {rngs!r}"
+            )
+
+    def __call__(
+        self,
+        inputs: jax.Array,
+        *,
+        deterministic: bool | None = None,
+        rngs: nnx.Rngs | nnx.RngStream | jax.Array | None = None,
+    ) -> jax.Array:
+        name = type(self).__name__
+        det = self.deterministic if deterministic is None else deterministic
+        if det or self.rate == 0.0:
+            return inputs
+        stream = self.rngs if rngs is None else rngs
+        if isinstance(stream, nnx.Rngs):
+            key = stream[self.rng_collection]()
+        elif isinstance(stream, nnx.RngStream):
+            key = stream()
+        elif stream is None:
+            raise ValueError(f"{name}: deterministic is False, but no `rngs` was given")
+        else:
+            key = stream
+        kwargs: dict[str, Any] = {"key": key}
+        if self._channel:
+            kwargs["data_format"] = self.data_format
+        out: jax.Array = type(self)._function(inputs, self.rate, True, **kwargs)
+        return out
+
+    def set_view(self, deterministic: bool | None = None) -> None:
+        """For ``nnx.view``: set ``deterministic``."""
+        if deterministic is not None:
+            self.deterministic = deterministic
+
+
+class Dropout(_Layer):
+    """Element-wise dropout; see :func:`spatial_dropout.dropout`."""
+
+    _function = F.dropout
+
+
+class Dropout1d(_Layer):
+    """Channel dropout of ``(N, L, C)``; see :func:`spatial_dropout.dropout1d`."""
+
+    _function = F.dropout1d
+    _channel = True
+
+
+class Dropout2d(_Layer):
+    """Channel dropout of ``(N, H, W, C)``; see :func:`spatial_dropout.dropout2d`."""
+
+    _function = F.dropout2d
+    _channel = True
+
+
+class Dropout3d(_Layer):
+    """Channel dropout of ``(N, D, H, W, C)``; see :func:`spatial_dropout.dropout3d`."""
+
+    _function = F.dropout3d
+    _channel = True
+
+
+class AlphaDropout(_Layer):
+    """Alpha dropout for SELU networks; see :func:`spatial_dropout.alpha_dropout`."""
+
+    _function = F.alpha_dropout
+
+
+class FeatureAlphaDropout(_Layer):
+    """Channel-wise alpha dropout (mask ``(N, C, 1, ...)``); see
+    :func:`spatial_dropout.feature_alpha_dropout`."""
+
+    _function = F.feature_alpha_dropout
