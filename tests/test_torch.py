@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
+
 from conftest import require
 
 torch = require("torch")

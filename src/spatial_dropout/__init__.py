@@ -24,6 +24,7 @@ from ._layers import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, Fea
 from ._options import DropoutOptions
 from ._random import Generator, manual_seed
 from ._shapes import mask_shape
+from ._threads import get_num_threads, set_num_threads
 from ._version import __version__
 
 __all__ = [
@@ -44,6 +45,8 @@ __all__ = [
     "dropout3d",
     "dropout_mask",
     "feature_alpha_dropout",
+    "get_num_threads",
     "manual_seed",
     "mask_shape",
+    "set_num_threads",
 ]

@@ -32,6 +32,8 @@ _KEYS = tuple(f.name for f in fields(DropoutOptions))
 
 def unpack(fn: str, p: object, training: object, inplace: object) -> tuple[object, object, object]:
     """Resolve the options form into ``(p, training, inplace)``; other values pass through."""
+    if type(p) is float or type(p) is int:
+        return p, training, inplace
     if isinstance(p, DropoutOptions):
         opts: Mapping[str, Any] = {k: getattr(p, k) for k in _KEYS}
     elif isinstance(p, Mapping):

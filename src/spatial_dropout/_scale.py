@@ -7,6 +7,7 @@ so ``x * s`` on any backend is one correctly rounded multiply in the input's dty
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 
@@ -18,7 +19,7 @@ SELU_SATURATION = 1.7580993408473766
 
 def _round(value: float, mant: int) -> float:
     """Round a double to the float format with ``mant`` mantissa bits (round half to even)."""
-    if mant == 52:
+    if mant >= 52:
         return value
     if mant == 23:
         return float(np.float32(value))
@@ -40,6 +41,7 @@ def _opmath(mant: int) -> int:
     return 23 if mant < 23 else mant
 
 
+@functools.lru_cache(maxsize=256)
 def keep_scale(p: float, mant: int) -> float:
     """``1 / (1 - p)`` as PyTorch's ``noise.div_(1 - p)`` leaves it in the input's dtype.
 
@@ -52,6 +54,7 @@ def keep_scale(p: float, mant: int) -> float:
     return _round(s, mant)
 
 
+@functools.lru_cache(maxsize=256)
 def alpha_constants(p: float, mant: int) -> tuple[float, float, float]:
     """``(a, b_keep, b_drop)`` of alpha dropout: kept ``x * a + b_keep``, dropped ``b_drop``.
 

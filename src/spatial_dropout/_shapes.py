@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 DATA_FORMATS = ("channels_first", "channels_last")
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached(shape: tuple[int, ...], spatial_dims: int | None, data_format: str) -> tuple[int, ...]:
+    return _mask_shape(shape, spatial_dims, data_format)
 
 
 def mask_shape(
@@ -25,7 +31,14 @@ def mask_shape(
     >>> mask_shape((5,), 2)
     (5,)
     """
-    shape = tuple(int(d) for d in shape)
+    if type(shape) is not tuple:
+        shape = tuple(int(d) for d in shape)
+    return _cached(shape, spatial_dims, data_format)
+
+
+def _mask_shape(
+    shape: tuple[int, ...], spatial_dims: int | None, data_format: str
+) -> tuple[int, ...]:
     rank = len(shape)
     if spatial_dims is None or rank not in (spatial_dims, spatial_dims + 1, spatial_dims + 2):
         return shape

@@ -20,6 +20,8 @@ def type_name(obj: object) -> str:
 
 
 def check_p(fn: str, p: object) -> float:
+    if type(p) is float and 0.0 <= p <= 1.0:  # the common case, without the ABC check
+        return p
     if isinstance(p, bool) or not isinstance(p, Real):
         raise TypeError(f"{fn}(): `p` must be a real number in [0, 1]; got {p!r} ({type_name(p)})")
     value = float(p)
@@ -29,6 +31,8 @@ def check_p(fn: str, p: object) -> float:
 
 
 def check_bool(fn: str, name: str, value: object) -> bool:
+    if value is True or value is False:
+        return value
     if not isinstance(value, bool):
         raise TypeError(f"{fn}(): `{name}` must be a bool; got {value!r} ({type_name(value)})")
     return value

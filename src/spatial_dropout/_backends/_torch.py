@@ -12,7 +12,7 @@ import math
 import sys
 from typing import Any
 
-from .._random import Generator, random_words
+from .._random import Generator
 from .._scale import drop_threshold
 from ._array_api import ArrayAPIBackend
 
@@ -23,42 +23,6 @@ def _torch() -> Any:
     import torch
 
     return torch
-
-
-_REGISTERED: list[Any] = []
-
-
-def _register_op() -> bool:
-    """Register ``spatial_dropout::portable_keep``: the portable mask as a custom op.
-
-    Opaque to torch.compile, whose Inductor would otherwise inline Philox's integer DAG into
-    one loop and take exponential time doing so; exact under it, since it runs these very ops.
-    Dynamo runs this function once at trace time and keeps its constant result (see below), so
-    a first call under torch.compile registers the op instead of tracing the registration.
-    """
-    if _REGISTERED:
-        return True
-    torch = _torch()
-    schema = "(Tensor like, int n, int[] key, int[] stream, int threshold) -> Tensor"
-
-    @torch.library.custom_op("spatial_dropout::portable_keep", mutates_args=(), schema=schema)  # type: ignore[untyped-decorator]
-    def portable_keep(like: Any, n: int, key: list[int], stream: list[int], threshold: int) -> Any:
-        import array_api_compat.torch as xp
-
-        seed, ctr = key[0] | (key[1] << 32), stream[0] | (stream[1] << 32)
-        words = random_words(xp, n, seed, ctr, dtype=torch.int64, device=like.device)
-        return words >= threshold
-
-    @portable_keep.register_fake  # type: ignore[untyped-decorator]
-    def _(like: Any, n: int, key: list[int], stream: list[int], threshold: int) -> Any:
-        return like.new_empty((n,), dtype=torch.bool)
-
-    _REGISTERED.append(portable_keep)
-    return True
-
-
-# what torch._dynamo.assume_constant_result does, without importing torch here
-_register_op._dynamo_marked_constant = True  # type: ignore[attr-defined]
 
 
 class TorchBackend(ArrayAPIBackend):
@@ -108,9 +72,9 @@ class TorchBackend(ArrayAPIBackend):
         if threshold > _MASK32:
             return x.new_zeros(shape, dtype=_torch().bool)
         key, ctr = [seed & _MASK32, seed >> 32], [stream & _MASK32, stream >> 32]
-        _register_op()
-        op = _torch().ops.spatial_dropout.portable_keep
-        keep = op(x, math.prod(shape), key, ctr, threshold)
+        from ._torch_ops import portable_keep
+
+        keep = portable_keep(x, math.prod(shape), key, ctr, threshold)
         return keep.reshape(shape)
 
     def next_stream(self, generator: Generator) -> tuple[int, int]:
@@ -131,8 +95,9 @@ class TorchBackend(ArrayAPIBackend):
         return noise != 0
 
     def apply_keep(self, x: Any, keep: Any, scale: float, inplace: bool) -> Any:
-        out = x.mul_(scale) if inplace else x * scale
-        return out.masked_fill_(~keep, 0.0)
+        from ._torch_ops import scaled_mask
+
+        return scaled_mask(x, keep, scale, inplace)
 
     def apply_alpha(
         self, x: Any, keep: Any, consts: tuple[float, float, float], inplace: bool

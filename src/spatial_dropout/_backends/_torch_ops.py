@@ -1,0 +1,103 @@
+"""Torch-only pieces, imported once torch is: the portable mask as a custom op, and the
+autograd function of the dropout kernel. (Kept apart so that importing spatial_dropout never
+imports torch.)"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from .._random import random_words
+
+
+@torch.library.custom_op(
+    "spatial_dropout::portable_keep",
+    mutates_args=(),
+    schema="(Tensor like, int n, int[] key, int[] stream, int threshold) -> Tensor",
+)
+def portable_keep(
+    like: torch.Tensor, n: int, key: list[int], stream: list[int], threshold: int
+) -> torch.Tensor:
+    """The portable mask as an opaque op: Inductor would otherwise inline Philox's integer DAG
+    into one loop and take exponential time doing so. Exact under compile: it runs these ops."""
+    import array_api_compat.torch as xp
+
+    seed, ctr = key[0] | (key[1] << 32), stream[0] | (stream[1] << 32)
+    words = random_words(xp, n, seed, ctr, dtype=torch.int64, device=like.device)
+    result: torch.Tensor = words >= threshold
+    return result
+
+
+@portable_keep.register_fake
+def _(like: torch.Tensor, n: int, key: list[int], stream: list[int], threshold: int) -> Any:
+    return like.new_empty((n,), dtype=torch.bool)
+
+
+def _rows(x: torch.Tensor, keep: torch.Tensor) -> int:
+    """Planes of a C-contiguous CPU ``x`` under a ``(a, b, ..., 1, 1)`` mask, else 0."""
+    if x.device.type != "cpu" or not x.is_contiguous() or torch.compiler.is_compiling():
+        return 0
+    lead = keep.dim()
+    while lead and keep.shape[lead - 1] == 1:
+        lead -= 1
+    if lead == 0 or tuple(keep.shape[:lead]) != tuple(x.shape[:lead]):
+        return 0
+    return math.prod(x.shape[:lead])
+
+
+_NUMPY_DTYPES = (torch.float32, torch.float64)
+
+
+def _kernel(x: torch.Tensor, keep: torch.Tensor, scale: float, inplace: bool) -> torch.Tensor:
+    """``x * scale`` where ``keep``, ``+0.0`` elsewhere: a multiply, then a fill of the
+    dropped planes. On the CPU a broadcast ``masked_fill_`` costs several times the multiply,
+    and ``index_fill_`` about half of it, so out of place the NumPy kernel runs on the tensors'
+    memory (measured: within a few % of F.dropout2d); in place, torch's own ops keep autograd's
+    version counter right."""
+    rows = _rows(x, keep)
+    if rows and not inplace and x.dtype in _NUMPY_DTYPES:
+        import numpy as np
+
+        from ._numpy import mulzero
+
+        out = torch.empty_like(x)
+        x2, out2 = x.detach().numpy().reshape(rows, -1), out.numpy().reshape(rows, -1)
+        keep1 = keep.reshape(-1).numpy()
+        mulzero(x2, out2, keep1, np.asarray(scale, dtype=x2.dtype), torch.get_num_threads())
+        return out
+    out = x.mul_(scale) if inplace else x * scale
+    if rows:
+        dropped = torch.nonzero(~keep.reshape(-1)).reshape(-1)
+        if dropped.numel():
+            out.view(rows, -1).index_fill_(0, dropped, 0.0)
+        return out
+    return out.masked_fill_(~keep, 0.0)
+
+
+class ScaledMask(torch.autograd.Function):
+    """``y = x * s`` where ``keep``, ``+0.0`` elsewhere; the gradient is the same map of the
+    incoming gradient, so a dropped entry gets exactly 0 even from an ``inf`` or ``NaN``."""
+
+    @staticmethod
+    def forward(
+        ctx: Any, x: torch.Tensor, keep: torch.Tensor, scale: float, inplace: bool
+    ) -> torch.Tensor:
+        ctx.save_for_backward(keep)
+        ctx.scale = scale
+        if inplace:
+            ctx.mark_dirty(x)
+        return _kernel(x, keep, scale, inplace)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[Any, None, None, None]:
+        (keep,) = ctx.saved_tensors
+        return ScaledMask.apply(grad, keep, ctx.scale, False), None, None, None  # type: ignore[no-untyped-call]
+
+
+def scaled_mask(x: torch.Tensor, keep: torch.Tensor, scale: float, inplace: bool) -> torch.Tensor:
+    if not (x.requires_grad and torch.is_grad_enabled()) and not torch.compiler.is_compiling():
+        return _kernel(x, keep, scale, inplace)  # no graph to record: skip Function.apply
+    out: torch.Tensor = ScaledMask.apply(x, keep, scale, inplace)  # type: ignore[no-untyped-call]
+    return out

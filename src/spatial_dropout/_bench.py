@@ -1,0 +1,272 @@
+"""``python -m spatial_dropout bench``: medians and ratios, measured side by side in one run.
+
+For each of the seed's shapes, ``p`` and mode (out of place, in place), float32, the candidates
+run interleaved (every repetition times each once, in turn): ours on NumPy, ours on torch,
+PyTorch's ``F.dropout2d``, a naive NumPy broadcast multiply, ``np.copyto`` and a fill. The ideal
+kernel time is ``(1 - p) * t(streaming multiply) + p * t(fill)`` on the same buffers. Medians of
+at least 15 repetitions; the machine is shared, so read the ratios.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import _functional as F
+from ._random import manual_seed
+from ._threads import get_num_threads, set_num_threads
+
+SEED_SHAPES: list[tuple[int, ...]] = [
+    (32, 3, 224, 224), (16, 64, 32, 32), (8, 256, 64, 64), (4, 64, 56, 56), (4, 512, 7, 7),
+    (32, 128, 32, 32), (8, 256, 7, 7), (64, 224, 224), (32, 64, 56, 56),
+]  # fmt: skip
+SMALL_SHAPES: list[tuple[int, ...]] = [(4, 512, 7, 7), (1, 8, 4, 4)]
+ELEMENTWISE_SHAPE = (32, 64, 56, 56)
+
+
+def _median_times(
+    cands: dict[str, Callable[[], object]], reps: int, number: int = 1
+) -> dict[str, float]:
+    """Interleaved: each repetition times every candidate once, in turn; medians in ms."""
+    times: dict[str, list[float]] = {k: [] for k in cands}
+    for f in cands.values():  # warm up: allocator, caches, threads
+        f()
+    for _ in range(reps):
+        for name, f in cands.items():
+            start = time.perf_counter()
+            for _ in range(number):
+                f()
+            times[name].append((time.perf_counter() - start) / number * 1e3)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def _torch() -> Any:
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def _dropout2d_case(shape: tuple[int, ...], p: float, inplace: bool, reps: int) -> dict[str, Any]:
+    torch = _torch()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape, dtype=np.float32)
+    work, buf = x.copy(), np.empty_like(x)
+    s = np.float32(1) / np.float32(1 - p)
+    groups = math.prod(shape[:2]) if len(shape) == 4 else shape[0]
+    mshape = (*shape[:2], 1, 1) if len(shape) == 4 else (shape[0], 1, 1)
+    mask = (rng.random(mshape) >= p).astype(np.float32) * s
+    cands: dict[str, Callable[[], object]] = {}
+    if inplace:
+        cands["ours_numpy"] = lambda: F.dropout2d(work, p, inplace=True)
+        cands["naive_numpy"] = lambda: np.multiply(work, mask, out=work)
+    else:
+        cands["ours_numpy"] = lambda: F.dropout2d(x, p)
+        cands["naive_numpy"] = lambda: x * mask
+    if torch is not None:
+        t, tw = torch.from_numpy(x.copy()), torch.from_numpy(x.copy())
+        f = torch.nn.functional.dropout2d
+        if inplace:
+            cands["ours_torch"] = lambda: F.dropout2d(tw, p, inplace=True)
+            cands["torch_F"] = lambda: f(tw, p, inplace=True)
+        else:
+            cands["ours_torch"] = lambda: F.dropout2d(t, p)
+            cands["torch_F"] = lambda: f(t, p)
+    cands["multiply"] = lambda: np.multiply(x, s, out=buf)
+    cands["copyto"] = lambda: np.copyto(buf, x)
+    cands["fill"] = lambda: buf.fill(0)
+    med = _median_times(cands, reps)
+    ideal = (1 - p) * med["multiply"] + p * med["fill"]
+    row: dict[str, Any] = {"shape": list(shape), "p": p, "inplace": inplace, "groups": groups,
+                           "ms": med, "ideal_ms": ideal,
+                           "ideal_over_ours": ideal / med["ours_numpy"]}  # fmt: skip
+    if "torch_F" in med:
+        row["ours_over_torch"] = med["ours_numpy"] / med["torch_F"]
+        row["ours_torch_over_torch"] = med["ours_torch"] / med["torch_F"]
+    return row
+
+
+def _memory(shape: tuple[int, ...], p: float) -> dict[str, float]:
+    """Peak bytes allocated during one call, as a multiple of the input's size (tracemalloc)."""
+    x = np.random.default_rng(1).standard_normal(shape, dtype=np.float32)
+    F.dropout2d(x, p)
+    out: dict[str, float] = {}
+    calls: dict[str, Callable[[], object]] = {
+        "out_of_place": lambda: F.dropout2d(x, p),
+        "in_place": lambda: F.dropout2d(x, p, inplace=True),
+    }
+    for name, call in calls.items():
+        tracemalloc.start()
+        tracemalloc.reset_peak()
+        result = call()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        del result
+        out[name] = peak / x.nbytes
+    return out
+
+
+def _backward_case(shape: tuple[int, ...], p: float, reps: int) -> dict[str, Any] | None:
+    torch = _torch()
+    if torch is None:
+        return None
+    x = torch.randn(shape)
+    xg, g = x.clone().requires_grad_(), torch.randn(shape)
+    f = torch.nn.functional.dropout2d
+    cands: dict[str, Callable[[], object]] = {
+        "ours_fwd": lambda: F.dropout2d(x, p),
+        "torch_fwd": lambda: f(x, p),
+        "ours_fwd_bwd": lambda: F.dropout2d(xg, p).backward(g),
+        "torch_fwd_bwd": lambda: f(xg, p).backward(g),
+    }
+    med = _median_times(cands, reps)
+    return {"shape": list(shape), "p": p, "ms": med,
+            "fwd_ratio": med["ours_fwd"] / med["torch_fwd"],
+            "fwd_bwd_ratio": med["ours_fwd_bwd"] / med["torch_fwd_bwd"]}  # fmt: skip
+
+
+def _elementwise_case(p: float, reps: int) -> dict[str, Any]:
+    torch = _torch()
+    x = np.random.default_rng(2).standard_normal(ELEMENTWISE_SHAPE, dtype=np.float32)
+    buf = np.empty_like(x)
+    cands: dict[str, Callable[[], object]] = {
+        "ours_numpy": lambda: F.dropout(x, p),
+        "copyto": lambda: np.copyto(buf, x),
+    }
+    if torch is not None:
+        t = torch.from_numpy(x.copy())
+        cands["torch_F_dropout"] = lambda: torch.nn.functional.dropout(t, p)
+    med = _median_times(cands, max(5, reps // 3))
+    row = {"shape": list(ELEMENTWISE_SHAPE), "p": p, "ms": med,
+           "ours_over_copyto": med["ours_numpy"] / med["copyto"]}  # fmt: skip
+    if "torch_F_dropout" in med:
+        row["torch_over_ours"] = med["torch_F_dropout"] / med["ours_numpy"]
+    return row
+
+
+def _small_case(shape: tuple[int, ...], p: float, reps: int) -> dict[str, Any]:
+    torch = _torch()
+    x = np.random.default_rng(3).standard_normal(shape, dtype=np.float32)
+    cands: dict[str, Callable[[], object]] = {"ours_numpy": lambda: F.dropout2d(x, p)}
+    if torch is not None:
+        t = torch.from_numpy(x.copy())
+        cands["ours_torch"] = lambda: F.dropout2d(t, p)
+        cands["torch_F"] = lambda: torch.nn.functional.dropout2d(t, p)
+    med = _median_times(cands, reps, number=200)
+    row: dict[str, Any] = {"shape": list(shape), "p": p, "us": {k: v * 1e3 for k, v in med.items()}}
+    if "torch_F" in med:
+        row["ours_over_torch"] = med["ours_numpy"] / med["torch_F"]
+    return row
+
+
+def run(
+    reps: int = 15,
+    threads: int | None = None,
+    shapes: list[tuple[int, ...]] | None = None,
+    ps: tuple[float, ...] = (0.2, 0.5),
+    json_path: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run the suite, print the tables, and return (and optionally save) the results."""
+    torch = _torch()
+    n = threads or get_num_threads()
+    old = get_num_threads()
+    set_num_threads(n)
+    if torch is not None:
+        torch.set_num_threads(n)
+    manual_seed(0)
+    shapes = shapes or SEED_SHAPES
+    jobs: list[tuple[str, Callable[[], Any]]] = [
+        ("dropout2d", functools.partial(_dropout2d_case, shape, p, inplace, reps))
+        for shape in shapes
+        for p in ps
+        for inplace in (False, True)
+    ]
+    jobs += [("elementwise", functools.partial(_elementwise_case, p, reps)) for p in ps]
+    jobs += [("small", functools.partial(_small_case, s, 0.2, reps)) for s in SMALL_SHAPES]
+    jobs += [
+        ("backward", functools.partial(_backward_case, s, 0.2, reps)) for s in shapes if len(s) == 4
+    ]
+    results: dict[str, Any] = {"threads": n, "reps": reps, "numpy": np.__version__,
+                               "torch": getattr(torch, "__version__", None),
+                               "dropout2d": [], "elementwise": [], "small": [], "backward": [],
+                               "memory": _memory((16, 64, 32, 32), 0.5)}  # fmt: skip
+    try:
+        for i, (kind, job) in enumerate(jobs, 1):
+            if progress:
+                bar = "#" * (30 * i // len(jobs))
+                print(
+                    f"\r[{bar:<30}] {i}/{len(jobs)} {kind:<12}", end="", file=sys.stderr, flush=True
+                )
+            row = job()
+            if row is not None:
+                results[kind].append(row)
+    finally:
+        set_num_threads(old)
+        if progress:
+            print(file=sys.stderr)
+    print(report(results))
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(results, f, indent=1)
+        print(f"\nsaved {json_path}")
+    return results
+
+
+def _geomean(values: list[float]) -> float:
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
+
+
+def report(r: dict[str, Any]) -> str:
+    """The tables and the target summary of a results dict, as text."""
+    lines = [f"spatial_dropout bench: float32, {r['threads']} thread(s), medians of {r['reps']} "
+             f"interleaved runs; numpy {r['numpy']}, torch {r['torch']}", ""]  # fmt: skip
+    head = (f"{'shape':<20}{'p':>4} {'mode':<7}{'ours ms':>9}{'torch ms':>9}{'ours/F':>8}"
+            f"{'ideal/ours':>11}{'torch-be/F':>11}{'naive ms':>9}{'copyto':>8}")  # fmt: skip
+    lines += [head, "-" * len(head)]
+    for row in r["dropout2d"]:
+        ms = row["ms"]
+        lines.append(
+            f"{tuple(row['shape'])!s:<20}{row['p']:>4} {'inplace' if row['inplace'] else 'out':<7}"
+            f"{ms['ours_numpy']:>9.3f}{ms.get('torch_F', math.nan):>9.3f}"
+            f"{row.get('ours_over_torch', math.nan):>8.2f}{row['ideal_over_ours']:>11.2f}"
+            f"{row.get('ours_torch_over_torch', math.nan):>11.2f}{ms['naive_numpy']:>9.3f}"
+            f"{ms['copyto']:>8.3f}"
+        )
+    ratios = [row["ours_over_torch"] for row in r["dropout2d"] if "ours_over_torch" in row]
+    ideal = [row["ideal_over_ours"] for row in r["dropout2d"]]
+    lines += ["", "targets:"]
+    if ratios:
+        lines.append(f"  NumPy dropout2d / F.dropout2d: geometric mean {_geomean(ratios):.2f} "
+                     f"(target <= 0.9), worst {max(ratios):.2f} (target <= 1.25)")  # fmt: skip
+    lines.append(f"  ideal / ours: worst {min(ideal):.2f} (target >= 0.6)")
+    for row in r["elementwise"]:
+        lines.append(
+            f"  element-wise {tuple(row['shape'])} p={row['p']}: ours "
+            f"{row['ms']['ours_numpy']:.2f} ms, {row.get('torch_over_ours', math.nan):.1f}x faster "
+            f"than F.dropout (target >= 10), {row['ours_over_copyto']:.2f}x np.copyto (target <= 3)"
+        )
+    for row in r["small"]:
+        us = row["us"]
+        lines.append(f"  small {tuple(row['shape'])}: ours {us['ours_numpy']:.1f} us, "
+                     f"F.dropout2d {us.get('torch_F', math.nan):.1f} us, ratio "
+                     f"{row.get('ours_over_torch', math.nan):.2f} (target <= 1.2)")  # fmt: skip
+    mem = r["memory"]
+    lines.append(f"  memory (peak / input size): out of place {mem['out_of_place']:.3f} "
+                 f"(target ~1), in place {mem['in_place']:.3f} (target ~0)")  # fmt: skip
+    for row in r["backward"]:
+        lines.append(
+            f"  torch backend {tuple(row['shape'])}: forward {row['fwd_ratio']:.2f}x, "
+            f"forward+backward {row['fwd_bwd_ratio']:.2f}x F.dropout2d (target <= 1.15)"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,87 @@
+"""How many threads the NumPy kernels use: a documented knob, and the shared pool."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+_ENV = "SPATIAL_DROPOUT_NUM_THREADS"
+
+
+class _Threads:
+    def __init__(self) -> None:
+        self.n: int | None = None
+        self.pool: ThreadPoolExecutor | None = None
+        self.workers = 0
+        self.lock = threading.Lock()
+
+    def reset(self) -> None:  # in a forked child the pool's threads do not exist
+        self.pool, self.workers, self.lock = None, 0, threading.Lock()
+
+
+_state = _Threads()
+
+
+def _default() -> int:
+    env = os.environ.get(_ENV)
+    if env:
+        return max(1, int(env))
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else (os.cpu_count() or 1)
+
+
+def get_num_threads() -> int:
+    """Threads the NumPy kernels split large arrays over (default: the usable cores, or
+    ``$SPATIAL_DROPOUT_NUM_THREADS``).
+
+    >>> import spatial_dropout as sd
+    >>> sd.get_num_threads() >= 1
+    True
+    """
+    if _state.n is None:
+        _state.n = _default()
+    return _state.n
+
+
+def set_num_threads(n: int) -> None:
+    """Set the thread count of the NumPy kernels (1: the calling thread only), as
+    ``torch.set_num_threads`` does for PyTorch. Small arrays always run on the calling thread.
+
+    >>> import spatial_dropout as sd
+    >>> old = sd.get_num_threads(); sd.set_num_threads(1); sd.get_num_threads()
+    1
+    >>> sd.set_num_threads(old)
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads(): `n` must be an int >= 1; got {n!r}")
+    _state.n = n
+
+
+def run_split(task: Callable[[int, int], None], items: int, chunks: int) -> None:
+    """Run ``task(start, stop)`` over ``chunks`` contiguous ranges of ``range(items)``: the
+    calling thread takes the first, the pool the rest (NumPy's ufuncs release the GIL)."""
+    if chunks <= 1:
+        task(0, items)
+        return
+    bounds = [items * i // chunks for i in range(chunks + 1)]
+    pool = _pool(chunks - 1)
+    futures = [pool.submit(task, bounds[i], bounds[i + 1]) for i in range(1, chunks)]
+    task(bounds[0], bounds[1])
+    for future in futures:
+        future.result()
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    with _state.lock:
+        if _state.pool is None or _state.workers < workers:
+            if _state.pool is not None:
+                _state.pool.shutdown(wait=False)
+            _state.pool = ThreadPoolExecutor(workers, thread_name_prefix="spatial_dropout")
+            _state.workers = workers
+        return _state.pool
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_state.reset)
