@@ -74,14 +74,32 @@ def test_importing_imports_no_framework():
     assert out.stdout.strip() == "[]"
 
 
-def test_demo_runs_and_reports_each_example():
+def test_demo_runs_and_reports_each_example(tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "spatial_dropout", "demo"], capture_output=True, text=True,
+        [sys.executable, "-m", "spatial_dropout", "demo", "--picture", ""],
+        capture_output=True,
+        text=True,
         check=True,
-    ).stdout  # fmt: skip
+        cwd=tmp_path,
+    ).stdout
     for label in ["ImageNet batch", "unbatched", "eval", "feature pyramid", "P5"]:
         assert label in out
     assert "dropped" in out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_picture(tmp_path):
+    from conftest import require
+
+    require("matplotlib")
+    require("skimage")
+    from spatial_dropout import _picture
+
+    path = tmp_path / "demo.png"
+    assert _picture.make(str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    maps = _picture.feature_maps(np.ones((10, 12), dtype=np.float32))
+    assert maps.shape == (len(_picture.FILTERS), 8, 10)
 
 
 def test_version_flag():

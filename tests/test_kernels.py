@@ -30,14 +30,14 @@ def _data(shape, dtype) -> np.ndarray:
 @pytest.fixture(params=["small", "threads", "runs", "threads+runs"])
 def kernel_mode(request, monkeypatch):
     """Force each branch of the NumPy kernel on small arrays."""
+    old = sd.get_num_threads()
     if "threads" in request.param:
         monkeypatch.setattr(_numpy, "_SPLIT_BYTES", 1)
-        old = sd.get_num_threads()
         sd.set_num_threads(3)
-        request.addfinalizer(lambda: sd.set_num_threads(old))
     if "runs" in request.param:
         monkeypatch.setattr(_numpy, "_RUN_BYTES", 1)
-    return request.param
+    yield request.param
+    sd.set_num_threads(old)
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])

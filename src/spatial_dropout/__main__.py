@@ -16,6 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the seed's dropout2d examples on NumPy")
     demo.add_argument("--seed", type=int, default=0, help="seed of the global stream (default 0)")
+    demo.add_argument("--picture", default="dropout2d_demo.png", help="PNG to write ('' for none)")
     bench = sub.add_parser("bench", help="benchmark against PyTorch and the bandwidth limit")
     bench.add_argument("--reps", type=int, default=15, help="repetitions per candidate (>= 15)")
     bench.add_argument("--threads", type=int, default=None, help="threads for both libraries")
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from . import _demo
 
-        _demo.run(args.seed)
+        _demo.run(args.seed, args.picture or None)
     elif args.command == "bench":
         from . import _bench
 

@@ -29,7 +29,7 @@ EXAMPLES: list[tuple[str, tuple[int, ...], float, bool]] = [
 ]
 
 
-def run(seed: int = 0) -> None:
+def run(seed: int = 0, picture: str | None = "dropout2d_demo.png") -> None:
     """Print, for each example, the shape and the fraction of dropped channels next to ``p``."""
     manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -53,6 +53,16 @@ def run(seed: int = 0) -> None:
             print(f"{row} {3 * math.sqrt(p * (1 - p) / groups):>6.3f} {ms:>7.2f}")
         else:
             print(f"{row} {'returns the input itself' if y is x else 'COPIED (unexpected)'}")
+    if picture:
+        from . import _picture
+
+        if _picture.make(picture):
+            print(f"\npicture: {picture} (feature maps of a photograph before and after dropout2d)")
+        else:
+            print(
+                "\nno picture: it needs matplotlib and scikit-image;"
+                " pip install 'spatial-dropout[demo]'"
+            )
     print(
         "\n'dropped' is the measured fraction of all-zero channels; it should lie within "
         "p +- 3 sd.\nAn unbatched (C, H, W) input drops whole channels, as the seed documents."

@@ -28,6 +28,15 @@ __all__ = ["AlphaDropout", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "Fe
 
 
 class _Layer(nnx.Module):
+    """A Flax NNX dropout layer; arguments as ``flax.nnx.Dropout`` (``rate``, ``rngs``,
+    ``deterministic``, ``rng_collection``) plus ``data_format``.
+
+    >>> from flax import nnx
+    >>> from spatial_dropout.flax import Dropout
+    >>> Dropout(0.5, rngs=nnx.Rngs(dropout=0)).rate
+    0.5
+    """
+
     _function: ClassVar[Any]
     _channel: ClassVar[bool] = False
     _alpha: ClassVar[bool] = False

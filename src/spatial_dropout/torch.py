@@ -47,13 +47,23 @@ class _Module(DropoutMixin, torch.nn.Module):
 
 
 class Dropout(_Module):
-    """Element-wise dropout; see :func:`spatial_dropout.dropout`."""
+    """Element-wise dropout; see :func:`spatial_dropout.dropout`.
+
+    >>> import torch; from spatial_dropout.torch import Dropout
+    >>> Dropout(0.1)(torch.ones(4)).shape
+    torch.Size([4])
+    """
 
     _function = F.dropout
 
 
 class Dropout1d(_Module):
-    """Channel dropout of ``(N, C, L)`` or ``(C, L)``; see :func:`spatial_dropout.dropout1d`."""
+    """Channel dropout of ``(N, C, L)`` or ``(C, L)``; see :func:`spatial_dropout.dropout1d`.
+
+    >>> import torch; from spatial_dropout.torch import Dropout1d
+    >>> Dropout1d(0.5).eval()(torch.ones(2, 3, 5)).sum().item()
+    30.0
+    """
 
     _function = F.dropout1d
     _channel = True
@@ -64,6 +74,11 @@ class Dropout2d(_Module):
 
     Unlike ``torch.nn.Dropout2d``, a 3-D input is read as one unbatched ``(C, H, W)`` image and
     whole channels are dropped; for ``(N, C, L)`` sequences use :class:`Dropout1d`.
+
+    >>> import torch; from spatial_dropout.torch import Dropout2d
+    >>> y = Dropout2d(0.5, generator=0)(torch.ones(6, 4, 4))
+    >>> bool(((y == 0).all(dim=(1, 2)) | (y == 2).all(dim=(1, 2))).all())
+    True
     """
 
     _function = F.dropout2d
@@ -71,20 +86,35 @@ class Dropout2d(_Module):
 
 
 class Dropout3d(_Module):
-    """Channel dropout of ``(N, C, D, H, W)``; see :func:`spatial_dropout.dropout3d`."""
+    """Channel dropout of ``(N, C, D, H, W)``; see :func:`spatial_dropout.dropout3d`.
+
+    >>> import torch; from spatial_dropout.torch import Dropout3d
+    >>> Dropout3d(0.5, generator=0)(torch.ones(1, 4, 2, 2, 2)).shape
+    torch.Size([1, 4, 2, 2, 2])
+    """
 
     _function = F.dropout3d
     _channel = True
 
 
 class AlphaDropout(_Module):
-    """Alpha dropout for SELU networks; see :func:`spatial_dropout.alpha_dropout`."""
+    """Alpha dropout for SELU networks; see :func:`spatial_dropout.alpha_dropout`.
+
+    >>> import torch; from spatial_dropout.torch import AlphaDropout
+    >>> AlphaDropout(0.2)
+    AlphaDropout(p=0.2, inplace=False)
+    """
 
     _function = F.alpha_dropout
 
 
 class FeatureAlphaDropout(_Module):
-    """Channel-wise alpha dropout; see :func:`spatial_dropout.feature_alpha_dropout`."""
+    """Channel-wise alpha dropout; see :func:`spatial_dropout.feature_alpha_dropout`.
+
+    >>> import torch; from spatial_dropout.torch import FeatureAlphaDropout
+    >>> FeatureAlphaDropout(0.2)(torch.zeros(2, 3, 4)).shape
+    torch.Size([2, 3, 4])
+    """
 
     _function = F.feature_alpha_dropout
 
