@@ -8,11 +8,12 @@ python3 -m venv .venv
 .venv/bin/pip install -q torch==2.13.0  # first: the CPU build; no range may pull a CUDA one
 .venv/bin/pip install -q -e ".[test,jax,flax,equinox,dask,demo,docs,lint]" build
 
-echo "== ruff, mypy"
+echo "== ruff, mypy, pyright"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
 .venv/bin/mypy --strict tests/typing
+.venv/bin/pyright --pythonpath .venv/bin/python tests/typing
 
 echo "== docs (mkdocs --strict)"
 .venv/bin/mkdocs build --strict -q -d "$(mktemp -d)"

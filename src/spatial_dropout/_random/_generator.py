@@ -44,23 +44,44 @@ class Generator:
 
     @property
     def seed(self) -> int:
-        """The 64-bit seed."""
+        """The 64-bit seed.
+
+        >>> import spatial_dropout as sd
+        >>> sd.Generator(9).seed
+        9
+        """
         return self._seed
 
     @property
     def counter(self) -> int:
-        """How many mask-drawing calls this generator has served."""
+        """How many mask-drawing calls this generator has served.
+
+        >>> import numpy as np, spatial_dropout as sd
+        >>> g = sd.Generator(0); _ = sd.dropout(np.ones(3), generator=g); g.counter
+        1
+        """
         return self._counter
 
     def manual_seed(self, seed: int) -> Generator:
-        """Restart the stream from ``seed`` with the counter at 0; returns ``self``."""
+        """Restart the stream from ``seed`` with the counter at 0; returns ``self``.
+
+        >>> import spatial_dropout as sd
+        >>> sd.Generator(1, counter=5).manual_seed(2)
+        Generator(seed=2, counter=0)
+        """
         seed = check_seed(seed)
         with self._lock:
             self._seed, self._counter, self._forks = seed, 0, 0
         return self
 
     def next_stream(self) -> tuple[int, int]:
-        """Reserve one call: return ``(seed, counter)`` and advance the counter, atomically."""
+        """Reserve one call: return ``(seed, counter)`` and advance the counter, atomically.
+
+        >>> import spatial_dropout as sd
+        >>> g = sd.Generator(7)
+        >>> g.next_stream(), g.next_stream(), g.counter
+        ((7, 0), (7, 1), 2)
+        """
         with self._lock:
             return self._advance()
 
