@@ -1,7 +1,8 @@
 """``python -m spatial_dropout bench``: medians and ratios, measured side by side in one run.
 
 For each of the seed's shapes, ``p`` and mode (out of place, in place), float32, the candidates
-run interleaved (every repetition times each once, in turn): ours on NumPy, ours on torch,
+run in alternating blocks (every repetition runs each in turn, untimed for 12 ms to reach its
+own hot state, then a timed block): ours on NumPy, ours on torch,
 PyTorch's ``F.dropout2d``, a naive NumPy broadcast multiply, ``np.copyto`` and a fill. The ideal
 kernel time is ``(1 - p) * t(streaming multiply) + p * t(fill)`` on the same buffers. Medians of
 at least 15 repetitions; the machine is shared, so read the ratios.
@@ -33,15 +34,23 @@ SMALL_SHAPES: list[tuple[int, ...]] = [(4, 512, 7, 7), (1, 8, 4, 4)]
 ELEMENTWISE_SHAPE = (32, 64, 56, 56)
 
 
+_WARM_S = 0.012  # PyTorch's OpenMP workers spin 5-10 ms after a parallel op
+
+
 def _median_times(
-    cands: dict[str, Callable[[], object]], reps: int, number: int = 1
+    cands: dict[str, Callable[[], object]], reps: int, number: int = 3
 ) -> dict[str, float]:
-    """Interleaved: each repetition times every candidate once, in turn; medians in ms."""
+    """Alternating blocks: each repetition runs every candidate in turn, untimed for 12 ms (so
+    it reaches its own hot steady state and the previous library's spinning workers have gone
+    idle), then ``number`` timed calls. Medians of the blocks' means, in ms.
+    """
     times: dict[str, list[float]] = {k: [] for k in cands}
-    for f in cands.values():  # warm up: allocator, caches, threads
-        f()
     for _ in range(reps):
         for name, f in cands.items():
+            warm = time.perf_counter()
+            f()
+            while time.perf_counter() - warm < _WARM_S:
+                f()
             start = time.perf_counter()
             for _ in range(number):
                 f()
@@ -146,7 +155,7 @@ def _elementwise_case(p: float, reps: int) -> dict[str, Any]:
     if torch is not None:
         t = torch.from_numpy(x.copy())
         cands["torch_F_dropout"] = lambda: torch.nn.functional.dropout(t, p)
-    med = _median_times(cands, max(5, reps // 3))
+    med = _median_times(cands, max(5, reps // 3), number=1)
     row = {"shape": list(ELEMENTWISE_SHAPE), "p": p, "ms": med,
            "ours_over_copyto": med["ours_numpy"] / med["copyto"]}  # fmt: skip
     if "torch_F_dropout" in med:
@@ -230,7 +239,7 @@ def _geomean(values: list[float]) -> float:
 def report(r: dict[str, Any]) -> str:
     """The tables and the target summary of a results dict, as text."""
     lines = [f"spatial_dropout bench: float32, {r['threads']} thread(s), medians of {r['reps']} "
-             f"interleaved runs; numpy {r['numpy']}, torch {r['torch']}", ""]  # fmt: skip
+             f"alternating blocks; numpy {r['numpy']}, torch {r['torch']}", ""]  # fmt: skip
     head = (f"{'shape':<20}{'p':>4} {'mode':<7}{'ours ms':>9}{'torch ms':>9}{'ours/F':>8}"
             f"{'ideal/ours':>11}{'torch-be/F':>11}{'naive ms':>9}{'copyto':>8}")  # fmt: skip
     lines += [head, "-" * len(head)]
