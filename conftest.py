@@ -6,6 +6,6 @@ import importlib.util
 
 collect_ignore = [
     f"src/spatial_dropout/{name}.py"
-    for name in ("torch", "flax")
+    for name in ("torch", "flax", "equinox")
     if importlib.util.find_spec(name) is None
 ]

@@ -32,7 +32,11 @@ def test_all_is_sorted_and_complete():
     assert sd.__all__ == sorted(sd.__all__)
     for name in sd.__all__:
         assert hasattr(sd, name)
-    public = {n for n in dir(sd) if not n.startswith("_")} - {"torch", "flax"}  # submodules
+    public = {n for n in dir(sd) if not n.startswith("_")} - {
+        "torch",
+        "flax",
+        "equinox",
+    }  # submodules
     assert public <= set(sd.__all__)
 
 

@@ -200,3 +200,20 @@ def test_flax_nnx_layer_in_an_nhwc_model_matches_the_torch_port():
     y = Dropout2d(0.3)(x, rngs=key)
     ref = sd.dropout2d(np.ones((4, 16, 3, 3), np.float32), 0.3, generator=21).transpose(0, 2, 3, 1)
     np.testing.assert_array_equal(np.asarray(y), ref)
+
+
+def test_equinox_layers_under_jit_and_grad():
+    require("equinox")
+    from spatial_dropout.equinox import Dropout, Dropout2d
+
+    layer = Dropout2d(0.3)
+    x = jnp.ones((4, 3, 3, 16))
+    key = jax.random.PRNGKey(21)
+    y = jax.jit(lambda a, k: layer(a, key=k))(x, key)
+    ref = sd.dropout2d(np.ones((4, 16, 3, 3), np.float32), 0.3, generator=21).transpose(0, 2, 3, 1)
+    np.testing.assert_array_equal(np.asarray(y), ref)
+    assert layer(x, inference=True) is x
+    with pytest.raises(ValueError, match="a `key` is required"):
+        layer(x)
+    g = jax.grad(lambda a: Dropout(1.0)(a, key=key).sum())(jnp.ones(4))
+    assert (np.asarray(g) == 0).all()  # no NaN at p == 1

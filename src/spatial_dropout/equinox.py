@@ -1,0 +1,91 @@
+"""Equinox dropout layers: ``inference`` and ``key`` as in ``equinox.nn.Dropout``.
+
+>>> import jax, jax.numpy as jnp
+>>> from spatial_dropout.equinox import Dropout2d
+>>> layer = Dropout2d(0.5)
+>>> layer(jnp.ones((2, 4, 4, 8)), key=jax.random.key(0)).shape
+(2, 4, 4, 8)
+>>> layer(jnp.ones((2, 4, 4, 8)), inference=True).sum().item()
+256.0
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import equinox as eqx
+import jax
+
+from . import _functional as F
+
+__all__ = ["AlphaDropout", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "FeatureAlphaDropout"]
+
+
+class _Layer(eqx.Module):
+    """An Equinox dropout layer: ``p``, ``inference`` and, for Dropout1d/2d/3d,
+    ``data_format`` (default ``"channels_last"``). Unlike ``equinox.nn.Dropout``, ``p == 1``
+    gives zeros and a zero gradient, not ``NaN``.
+
+    >>> from spatial_dropout.equinox import Dropout
+    >>> Dropout(0.25).p
+    0.25
+    """
+
+    _function: ClassVar[Any]
+    _channel: ClassVar[bool] = False
+    p: float = 0.5
+    inference: bool = False
+    data_format: str = "channels_last"
+
+    def __call__(
+        self, x: jax.Array, *, key: jax.Array | None = None, inference: bool | None = None
+    ) -> jax.Array:
+        off = self.inference if inference is None else inference
+        if off:
+            return x
+        if key is None:
+            raise ValueError(f"{type(self).__name__}: a `key` is required when inference=False")
+        kwargs: dict[str, Any] = {"key": key}
+        if self._channel:
+            kwargs["data_format"] = self.data_format
+        out: jax.Array = type(self)._function(x, self.p, True, **kwargs)
+        return out
+
+
+class Dropout(_Layer):
+    """Element-wise dropout; see :func:`spatial_dropout.dropout`."""
+
+    _function = F.dropout
+
+
+class Dropout1d(_Layer):
+    """Channel dropout of ``(N, L, C)``; see :func:`spatial_dropout.dropout1d`."""
+
+    _function = F.dropout1d
+    _channel = True
+
+
+class Dropout2d(_Layer):
+    """Channel dropout of ``(N, H, W, C)``; see :func:`spatial_dropout.dropout2d`."""
+
+    _function = F.dropout2d
+    _channel = True
+
+
+class Dropout3d(_Layer):
+    """Channel dropout of ``(N, D, H, W, C)``; see :func:`spatial_dropout.dropout3d`."""
+
+    _function = F.dropout3d
+    _channel = True
+
+
+class AlphaDropout(_Layer):
+    """Alpha dropout for SELU networks; see :func:`spatial_dropout.alpha_dropout`."""
+
+    _function = F.alpha_dropout
+
+
+class FeatureAlphaDropout(_Layer):
+    """Channel-wise alpha dropout; see :func:`spatial_dropout.feature_alpha_dropout`."""
+
+    _function = F.feature_alpha_dropout
