@@ -58,6 +58,18 @@ def _median_times(
     return {k: statistics.median(v) for k, v in times.items()}
 
 
+def _jax_candidate(x: np.ndarray[Any, Any], p: float) -> Callable[[], object] | None:
+    """Ours on JAX: jitted, a fresh key each call, waited for; None if JAX is absent."""
+    try:
+        import jax
+    except ImportError:
+        return None
+    xj = jax.device_put(x)
+    f = jax.jit(lambda a, k: F.dropout2d(a, p, key=k))
+    keys = iter(jax.random.split(jax.random.key(0), 100_000))
+    return lambda: f(xj, next(keys)).block_until_ready()
+
+
 def _torch() -> Any:
     try:
         import torch
@@ -91,6 +103,9 @@ def _dropout2d_case(shape: tuple[int, ...], p: float, inplace: bool, reps: int) 
         else:
             cands["ours_torch"] = lambda: F.dropout2d(t, p)
             cands["torch_F"] = lambda: f(t, p)
+    jax_call = _jax_candidate(x, p) if not inplace else None  # JAX arrays are immutable
+    if jax_call is not None:
+        cands["ours_jax"] = jax_call
     cands["multiply"] = lambda: np.multiply(x, s, out=buf)
     cands["copyto"] = lambda: np.copyto(buf, x)
     cands["fill"] = lambda: buf.fill(0)
@@ -102,6 +117,8 @@ def _dropout2d_case(shape: tuple[int, ...], p: float, inplace: bool, reps: int) 
     if "torch_F" in med:
         row["ours_over_torch"] = med["ours_numpy"] / med["torch_F"]
         row["ours_torch_over_torch"] = med["ours_torch"] / med["torch_F"]
+        if "ours_jax" in med:
+            row["ours_jax_over_torch"] = med["ours_jax"] / med["torch_F"]
     return row
 
 
@@ -240,8 +257,10 @@ def report(r: dict[str, Any]) -> str:
     """The tables and the target summary of a results dict, as text."""
     lines = [f"spatial_dropout bench: float32, {r['threads']} thread(s), medians of {r['reps']} "
              f"alternating blocks; numpy {r['numpy']}, torch {r['torch']}", ""]  # fmt: skip
-    head = (f"{'shape':<20}{'p':>4} {'mode':<7}{'ours ms':>9}{'torch ms':>9}{'ours/F':>8}"
-            f"{'ideal/ours':>11}{'torch-be/F':>11}{'naive ms':>9}{'copyto':>8}")  # fmt: skip
+    head = (
+        f"{'shape':<20}{'p':>4} {'mode':<7}{'ours ms':>9}{'torch ms':>9}{'ours/F':>8}"
+        f"{'ideal/ours':>11}{'torch-be/F':>11}{'jax/F':>7}{'naive ms':>9}{'copyto':>8}"
+    )
     lines += [head, "-" * len(head)]
     for row in r["dropout2d"]:
         ms = row["ms"]
@@ -249,7 +268,8 @@ def report(r: dict[str, Any]) -> str:
             f"{tuple(row['shape'])!s:<20}{row['p']:>4} {'inplace' if row['inplace'] else 'out':<7}"
             f"{ms['ours_numpy']:>9.3f}{ms.get('torch_F', math.nan):>9.3f}"
             f"{row.get('ours_over_torch', math.nan):>8.2f}{row['ideal_over_ours']:>11.2f}"
-            f"{row.get('ours_torch_over_torch', math.nan):>11.2f}{ms['naive_numpy']:>9.3f}"
+            f"{row.get('ours_torch_over_torch', math.nan):>11.2f}"
+            f"{row.get('ours_jax_over_torch', math.nan):>7.2f}{ms['naive_numpy']:>9.3f}"
             f"{ms['copyto']:>8.3f}"
         )
     ratios = [row["ours_over_torch"] for row in r["dropout2d"] if "ours_over_torch" in row]
