@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
@@ -76,9 +77,17 @@ def _generator(fn: str, generator: object, key: object) -> object:
     return key
 
 
+_CHANNEL: dict[tuple[str, int | None, object], MaskShape] = {}
+
+
 def _channel(fn: str, n: int | None, data_format: object) -> MaskShape:
-    fmt = v.check_data_format(fn, data_format)
-    return lambda shape: mask_shape(shape, n, fmt)
+    """The mask-shape rule of ``fn`` for ``data_format`` (validated once, then cached)."""
+    rule = _CHANNEL.get((fn, n, data_format))
+    if rule is None:
+        fmt = v.check_data_format(fn, data_format)
+        rule = _CHANNEL[(fn, n, fmt)] = functools.partial(mask_shape, spatial_dims=n,
+                                                           data_format=fmt)  # fmt: skip
+    return rule
 
 
 def dropout(

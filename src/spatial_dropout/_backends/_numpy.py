@@ -119,6 +119,8 @@ def _planes(x: Array, keep: Array) -> int | None:
     """The number of planes if ``x`` is C-contiguous and ``keep`` is ``(a, b, ..., 1, 1)``."""
     if not x.flags.c_contiguous or x.ndim == 0:
         return None
+    if keep.ndim == 4 and keep.shape[2:] == (1, 1) and keep.shape[:2] == x.shape[:2]:
+        return keep.size  # (N, C, 1, 1): the common case, at once
     lead = keep.ndim
     while lead and keep.shape[lead - 1] == 1:
         lead -= 1
