@@ -6,6 +6,8 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
+import array_api_compat as compat
+
 from . import _validation as v
 from ._backends import ArrayAPIBackend, backend_for
 from ._options import DropoutOptions, unpack
@@ -367,8 +369,6 @@ def dropout_mask(
     shape = shape_of(tuple(input.shape))
     xp = backend.namespace(input)
     if prob in (0.0, 1.0) or backend.size(input) == 0:
-        import array_api_compat as compat
-
         return xp.full(shape, prob == 0.0, dtype=xp.bool, device=compat.device(input))
     return backend.keep_mask(fn, input, shape, prob, _generator(fn, generator, key))
 

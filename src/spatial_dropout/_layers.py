@@ -23,7 +23,17 @@ class DropoutMixin:
     data_format: str
     generator: object
 
-    def _setup(self, p: float, inplace: bool, data_format: str, generator: object) -> None:
+    def __init__(
+        self,
+        p: float = 0.5,
+        inplace: bool = False,
+        *,
+        data_format: str = "channels_first",
+        generator: object = None,
+    ) -> None:
+        """``p``, ``inplace``, ``data_format`` (Dropout1d/2d/3d) and an optional ``generator``
+        (an ``int`` seeds a :class:`Generator` that the layer's calls advance)."""
+        super().__init__()  # torch.nn.Module's, where the layer is one
         name = type(self).__name__
         self.generator = Generator(generator) if isinstance(generator, int) else generator
         self.p = v.check_p(name, p)
@@ -44,19 +54,7 @@ class DropoutMixin:
 
 
 class _Layer(DropoutMixin):
-    """A layer: ``p``, ``inplace``, ``data_format`` (Dropout1d/2d/3d) and an optional
-    ``generator`` (an ``int`` seeds a :class:`Generator` that the layer's calls advance)."""
-
-    def __init__(
-        self,
-        p: float = 0.5,
-        inplace: bool = False,
-        *,
-        data_format: str = "channels_first",
-        generator: object = None,
-    ) -> None:
-        self._setup(p, inplace, data_format, generator)
-        self.training = True
+    training = True  # the class default; train() and eval() set it per instance
 
     def train(self, mode: bool = True) -> _Layer:
         """Set training mode (``mode=False`` is eval); returns ``self``, as PyTorch does."""

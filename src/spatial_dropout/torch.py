@@ -30,17 +30,6 @@ __all__ = [
 
 
 class _Module(DropoutMixin, torch.nn.Module):
-    def __init__(
-        self,
-        p: float = 0.5,
-        inplace: bool = False,
-        *,
-        data_format: str = "channels_first",
-        generator: object = None,
-    ) -> None:
-        torch.nn.Module.__init__(self)
-        self._setup(p, inplace, data_format, generator)
-
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         out: torch.Tensor = self._dropout(input, self.training)
         return out

@@ -87,10 +87,11 @@ class NumPyBackend(ArrayAPIBackend):
         out = x if inplace else np.empty_like(x)
         # a Python float is a "weak" scalar for NumPy's own float dtypes (NEP 50), and exact
         s: Any = scale if x.dtype.kind == "f" else np.asarray(scale, dtype=x.dtype)
-        planes = _planes(x, keep)
         if keep.shape == x.shape and x.itemsize in _BITS and x.flags.c_contiguous:
             _elementwise(x.reshape(-1), out.reshape(-1), keep.reshape(-1), s)
-        elif planes is None:
+            return out
+        planes = _planes(x, keep)
+        if planes is None:
             np.multiply(x, s, out=out)
             _fill_dropped(out, keep, 0)
         else:

@@ -1,9 +1,10 @@
 """PyTorch tensors on any device: torch's own default generator, autograd, torch.compile.
 
-The kernels are ``x * s`` followed by ``masked_fill_`` of the dropped entries: both are
-differentiable, so autograd gives ``grad * s`` on kept entries and exactly ``0`` on dropped ones,
-even for an ``inf`` or ``NaN`` incoming gradient, with no custom autograd function. The portable
-generator runs in int64 words (torch's uint32 has no arithmetic kernels) on the tensor's device.
+The kernel (``_torch_ops.py``) is ``x * s`` followed by zeros over the dropped entries, inside an
+``autograd.Function`` whose backward is the same map of the gradient: ``grad * s`` on kept
+entries and exactly ``0`` on dropped ones, even for an ``inf`` or ``NaN`` incoming gradient. The
+portable generator runs in int64 words (torch's uint32 has no arithmetic kernels) on the
+tensor's device.
 """
 
 from __future__ import annotations

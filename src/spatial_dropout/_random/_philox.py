@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import array_api_compat as compat
+
 _M0, _M1 = 0xD2511F53, 0xCD9E8D57  # round multipliers
 _W0, _W1 = 0x9E3779B9, 0xBB67AE85  # key schedule ("Weyl") increments
 _MASK16, _MASK32 = 0xFFFF, 0xFFFFFFFF
@@ -59,8 +61,6 @@ def _bump(xp: Any, k: Any, increment: int, like: Any) -> Any:
 def word(xp: Any, value: Any, like: Any) -> Any:
     """A word constant as an operand: a Python int, or a 0-d array where ints above 2**31 are
     refused (JAX). A Python int costs no host-to-device copy on a GPU; arrays pass through."""
-    import array_api_compat as compat
-
     if not isinstance(value, int) or value < 2**31 or not compat.is_jax_namespace(xp):
         return value
     return xp.asarray(value, dtype=like.dtype, device=compat.device(like))
