@@ -69,6 +69,7 @@ def test_layer_channels_last():
 def test_importing_imports_no_framework():
     code = (
         "import sys, spatial_dropout, numpy as np;"
+        "assert 'numba' not in sys.modules;"  # the compiled kernels load on first use
         "spatial_dropout.dropout2d(np.ones((2, 3, 4, 4)), generator=0);"
         "print(sorted({m.split('.')[0] for m in sys.modules} & "
         "{'torch', 'jax', 'jaxlib', 'dask', 'cupy', 'tensorflow', 'ml_dtypes',"

@@ -1,14 +1,22 @@
-"""Every NumPy fast path, bit for bit against the array-API reference path."""
+"""Every NumPy fast path, bit for bit against the array-API reference path: the NumPy kernels
+and, where numba is installed, the compiled ones (serial and parallel builds)."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import spatial_dropout as sd
-from spatial_dropout._backends import _numpy
+from spatial_dropout._backends import _compiled, _numpy
 from spatial_dropout._backends._array_api import ArrayAPIBackend
+from spatial_dropout._random._philox import random_words
 from spatial_dropout._scale import keep_scale
+
+from conftest import require
 
 REFERENCE = ArrayAPIBackend()
 
@@ -27,16 +35,36 @@ def _data(shape, dtype) -> np.ndarray:
     return x
 
 
-@pytest.fixture(params=["small", "threads", "runs", "threads+runs"])
+def _compiled_kernels() -> _compiled._Kernels:
+    """The compiled kernels, also where ``SPATIAL_DROPOUT_NUMBA=0`` turned them off."""
+    numba = require("numba")
+    k = _compiled.kernels()
+    if k is None:
+        k = _COMPILED.setdefault("k", _compiled._Kernels(numba))
+    return k
+
+
+_COMPILED: dict[str, _compiled._Kernels] = {}
+MODES = ["numpy", "numpy-threads", "numpy-runs", "numpy-threads+runs", "compiled",
+         "compiled-threads"]  # fmt: skip
+
+
+@pytest.fixture(params=MODES)
 def kernel_mode(request, monkeypatch):
-    """Force each branch of the NumPy kernel on small arrays."""
+    """Force each branch of the NumPy and compiled kernels on small arrays."""
     old = sd.get_num_threads()
-    if "threads" in request.param:
+    mode = request.param
+    if mode.startswith("numpy"):
+        monkeypatch.setitem(_compiled._state, "k", None)
+    else:
+        monkeypatch.setitem(_compiled._state, "k", _compiled_kernels())
+        monkeypatch.setattr(_compiled, "_PARALLEL_BYTES", 1 if "threads" in mode else 1 << 62)
+    if "threads" in mode:
         monkeypatch.setattr(_numpy, "_SPLIT_BYTES", 1)
         sd.set_num_threads(3)
-    if "runs" in request.param:
+    if "runs" in mode:
         monkeypatch.setattr(_numpy, "_RUN_BYTES", 1)
-    yield request.param
+    yield mode
     sd.set_num_threads(old)
 
 
@@ -54,22 +82,94 @@ def test_channel_kernels_match_reference(kernel_mode, dtype, inplace, shape):
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
-@pytest.mark.parametrize("n", [1, 5, (1 << 15) + 3, 70_001])
-def test_elementwise_kernel_matches_reference(dtype, n):
+@pytest.mark.parametrize("inplace", [False, True])
+@pytest.mark.parametrize("n", [1, 5, 2049, (1 << 15) + 3, 70_001])
+def test_elementwise_kernel_matches_reference(kernel_mode, dtype, inplace, n):
     x = _data((n,), dtype)
     keep = sd.dropout_mask(x, 0.3, kind="dropout", generator=sd.Generator(2))
+    expected = _reference(x, keep, 0.3)
+    work = x.copy()
+    out = sd.apply_mask(work, keep, 0.3, inplace=inplace)
+    assert (out is work) == inplace
+    np.testing.assert_array_equal(out.view(np.uint8), expected.view(np.uint8))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("inplace", [False, True])
+@pytest.mark.parametrize("n", [3, 2048, 4099, 70_001])
+@pytest.mark.parametrize("generator", ["int", "Generator", "global"])
+def test_fused_elementwise_matches_reference(kernel_mode, dtype, inplace, n, generator):
+    """One-pass dropout (the mask never stored) draws the mask of the two-step path."""
+    x = _data((2, n), dtype)
+    seed, stream = 2**40 + 5, 2**33 + 3
+    if generator == "global":
+        sd.manual_seed(seed)
+        keep = sd.dropout_mask(x, 0.3, kind="dropout")
+        sd.manual_seed(seed)
+        g: object = None
+    else:  # the reference path's own Philox, not the compiled one
+        counter = 0 if generator == "int" else stream
+        keep = np.asarray(REFERENCE.portable_keep(x, x.shape, 0.3, seed, counter))
+        g = seed if generator == "int" else sd.Generator(seed, counter=stream)
+    work = x.copy()
+    out = sd.dropout(work, 0.3, inplace=inplace, generator=g)
+    assert (out is work) == inplace
+    np.testing.assert_array_equal(out.view(np.uint8), _reference(x, keep, 0.3).view(np.uint8))
+
+
+@pytest.mark.parametrize("n", [1, 4, 7, 4097])
+@pytest.mark.parametrize(("seed", "stream"), [(0, 0), (2**64 - 1, 2**64 - 1), (2**35 + 9, 2**32)])
+def test_compiled_words_match_reference_philox(n, seed, stream, monkeypatch):
+    monkeypatch.setitem(_compiled._state, "k", _compiled_kernels())
     np.testing.assert_array_equal(
-        sd.apply_mask(x, keep, 0.3).view(np.uint8), _reference(x, keep, 0.3).view(np.uint8)
+        _compiled.words(n, seed, stream), random_words(np, n, seed, stream)
     )
 
 
-def test_global_stream_channel_and_elementwise_paths():
+def test_global_stream_channel_and_elementwise_paths(kernel_mode):
     x = _data((4, 6, 3, 3), np.float32)
     sd.manual_seed(5)
     y = sd.dropout2d(x, 0.5)
     sd.manual_seed(5)
     keep = sd.dropout_mask(x, 0.5)
     np.testing.assert_array_equal(y.view(np.uint8), _reference(x, keep, 0.5).view(np.uint8))
+
+
+_FORK_CHILD = """
+import multiprocessing as mp, numpy as np, spatial_dropout as sd
+from spatial_dropout._backends import _compiled
+_compiled._PARALLEL_BYTES = 1
+x = np.ones((64, 8, 8), dtype=np.float32)
+a = sd.dropout1d(x, 0.5, generator=3)  # starts the parallel kernels' threads
+
+def child(q):
+    q.put((_compiled.kernels().forked, sd.dropout1d(x, 0.5, generator=3).tolist()))
+
+q = mp.get_context("fork").Queue()
+proc = mp.get_context("fork").Process(target=child, args=(q,))
+proc.start()
+forked, b = q.get(timeout=60)
+proc.join(timeout=60)
+assert forked and np.array_equal(a, np.array(b, dtype=np.float32)), "child differs"
+print("ok")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_compiled_kernels_work_in_a_forked_child():
+    """GNU OpenMP's threads do not survive fork: a child runs the serial builds, same result."""
+    require("numba")
+    env = {**os.environ, "SPATIAL_DROPOUT_NUMBA": "1"}
+    done = subprocess.run([sys.executable, "-c", _FORK_CHILD], env=env, capture_output=True,
+                          text=True, timeout=240)  # fmt: skip
+    assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_numba_can_be_turned_off():
+    env = {**os.environ, "SPATIAL_DROPOUT_NUMBA": "0"}
+    code = "from spatial_dropout._backends import _compiled; print(_compiled.kernels())"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.stdout.strip() == "None", done.stderr
 
 
 def test_set_num_threads_validates():

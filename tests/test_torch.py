@@ -174,6 +174,21 @@ def test_inplace_on_non_leaf_works_with_autograd():
     assert torch.equal(w.grad, torch.where(keep, torch.tensor(4.0), torch.tensor(0.0)).expand_as(w))
 
 
+@pytest.mark.parametrize("grad", [False, True])
+def test_inplace_bumps_the_version_counter_as_torch_does(grad):
+    """Writing through the tensors' memory must still tell autograd: overwriting a tensor that
+    a backward pass needs is an error, as with F.dropout2d(inplace=True)."""
+    for dropout in (F.dropout2d, sd.dropout2d):
+        w = torch.randn(2, 3, 4, 4, requires_grad=grad)
+        y = w.exp() if grad else w.detach().clone()
+        before = y._version
+        dropout(y, 0.5, inplace=True)
+        assert y._version > before
+        if grad:
+            with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+                y.sum().backward()
+
+
 def test_channels_last_memory_format_and_device_kept():
     x = torch.randn(4, 8, 5, 5).to(memory_format=torch.channels_last)
     for gen in (None, 3):

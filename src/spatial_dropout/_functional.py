@@ -62,12 +62,17 @@ def _run(
     if prob == 1.0:  # as PyTorch: all zeros, no mask drawn, no inf from 1 / (1 - p)
         out: ArrayT = backend.zeros(x, in_place)
         return out
-    keep = backend.keep_mask(fn, x, shape_of(tuple(x.shape)), prob, generator)
+    shape = shape_of(tuple(x.shape))
     mant = backend.mantissa(x)
     if alpha:
+        keep = backend.keep_mask(fn, x, shape, prob, generator)
         out = backend.apply_alpha(x, keep, alpha_constants(prob, mant), in_place)
-    else:
-        out = backend.apply_keep(x, keep, keep_scale(prob, mant), in_place)
+        return out
+    scale = keep_scale(prob, mant)
+    out = backend.fused(fn, x, shape, prob, generator, scale, in_place)
+    if out is None:  # no one-pass kernel for this input: a mask, then the kernel
+        keep = backend.keep_mask(fn, x, shape, prob, generator)
+        out = backend.apply_keep(x, keep, scale, in_place)
     return out
 
 

@@ -61,15 +61,26 @@ class ArrayAPIBackend:
         self, fn: str, x: Any, shape: tuple[int, ...], p: float, generator: object
     ) -> Any:
         """A boolean array of ``shape`` on ``x``'s device: ``True`` where entries are kept."""
-        if generator is None:
-            generator = default_generator
-        if isinstance(generator, int) and not isinstance(generator, bool):
-            seed, stream = check_seed(generator), 0  # a fresh Generator(seed)
-        elif isinstance(generator, Generator):
-            seed, stream = self.next_stream(generator)
-        else:
+        stream = self.portable_stream(default_generator if generator is None else generator)
+        if stream is None:
             return self.native_keep(fn, x, shape, p, generator)
-        return self.portable_keep(x, shape, p, seed, stream)
+        return self.portable_keep(x, shape, p, *stream)
+
+    def portable_stream(self, generator: object) -> tuple[int, int] | None:
+        """``(seed, counter)`` of this call for an int or a ``Generator`` (reserving the
+        counter), or ``None`` for a native generator."""
+        if isinstance(generator, int) and not isinstance(generator, bool):
+            return check_seed(generator), 0  # a fresh Generator(seed)
+        if isinstance(generator, Generator):
+            return self.next_stream(generator)
+        return None
+
+    def fused(
+        self, fn: str, x: Any, shape: tuple[int, ...], p: float, generator: object,
+        scale: float, inplace: bool,
+    ) -> Any:  # fmt: skip
+        """The whole dropout in one pass where a backend has such a kernel, else ``None``."""
+        return None
 
     def next_stream(self, generator: Generator) -> tuple[int, int]:
         return generator.next_stream()

@@ -19,11 +19,13 @@ import numpy as np
 from .._random._generator import numpy_words
 from .._scale import drop_threshold
 from .._threads import get_num_threads, run_split
+from . import _compiled
 from ._array_api import ArrayAPIBackend
 
 Array = np.ndarray[Any, Any]
 
 _MANTISSA: dict[np.dtype[Any], int] = {}
+_MASK32 = 0xFFFFFFFF
 _SPLIT_BYTES = 8 << 20  # below this, waking another thread costs more than it saves
 _RUN_BYTES = 32 << 10  # planes this large are zeroed by runs, without reading them
 
@@ -69,12 +71,41 @@ class NumPyBackend(ArrayAPIBackend):
     ) -> Any:
         if generator is None:  # the global stream, through NumPy's PCG64: one C call
             threshold = drop_threshold(p)
-            if threshold > 0xFFFFFFFF:
+            if threshold > _MASK32:
                 return np.zeros(shape, dtype=bool)
-            n = math.prod(shape)
-            raw: Array = numpy_words((n + 1) // 2)  # type: ignore[assignment]
-            return (raw.view(np.uint32)[:n] >= threshold).reshape(shape)
+            return (_global_words(math.prod(shape)) >= threshold).reshape(shape)
         return super().keep_mask(fn, x, shape, p, generator)
+
+    def portable_keep(
+        self, x: Any, shape: tuple[int, ...], p: float, seed: int, stream: int
+    ) -> Any:
+        threshold = drop_threshold(p)
+        words = _compiled.words(math.prod(shape), seed, stream) if threshold <= _MASK32 else None
+        if words is None:
+            return super().portable_keep(x, shape, p, seed, stream)
+        return (words >= threshold).reshape(shape)
+
+    def fused(
+        self, fn: str, x: Any, shape: tuple[int, ...], p: float, generator: object,
+        scale: float, inplace: bool,
+    ) -> Any:  # fmt: skip
+        """Element-wise dropout in one compiled pass, the mask never stored (numba extra)."""
+        if shape != x.shape or not _compiled.usable(x) or _compiled.kernels() is None:
+            return None
+        threshold = drop_threshold(p)
+        if threshold > _MASK32:
+            return None
+        flat = x.reshape(-1)
+        out = x if inplace else np.empty_like(x)
+        if generator is None:
+            words = _global_words(flat.size)
+            _compiled.select(flat, None if inplace else out.reshape(-1), words, threshold, scale)
+            return out
+        stream = self.portable_stream(generator)
+        if stream is None:
+            return None
+        _compiled.philox_dropout(flat, out.reshape(-1), *stream, threshold, scale)
+        return out
 
     def native_keep(
         self, fn: str, x: Any, shape: tuple[int, ...], p: float, generator: object
@@ -88,15 +119,17 @@ class NumPyBackend(ArrayAPIBackend):
         # a Python float is a "weak" scalar for NumPy's own float dtypes (NEP 50), and exact
         s: Any = scale if x.dtype.kind == "f" else np.asarray(scale, dtype=x.dtype)
         if keep.shape == x.shape and x.itemsize in _BITS and x.flags.c_contiguous:
-            _elementwise(x.reshape(-1), out.reshape(-1), keep.reshape(-1), s)
+            flat = x.reshape(-1)
+            _elementwise(flat, flat if inplace else out.reshape(-1), keep.reshape(-1), s)
             return out
         planes = _planes(x, keep)
         if planes is None:
             np.multiply(x, s, out=out)
             _fill_dropped(out, keep, 0)
         else:
-            threads = get_num_threads()
-            mulzero(x.reshape(planes, -1), out.reshape(planes, -1), keep.reshape(-1), s, threads)
+            x2 = x.reshape(planes, -1)
+            out2 = x2 if inplace else out.reshape(planes, -1)
+            mulzero(x2, out2, keep.reshape(-1), s, get_num_threads())
         return out
 
     def apply_alpha(
@@ -133,6 +166,8 @@ def _planes(x: Array, keep: Array) -> int | None:
 def mulzero(x2: Array, out2: Array, keep: Array, s: Any, threads: int) -> None:
     """``out2 = x2 * s`` on kept rows, ``+0.0`` on dropped rows; split over up to ``threads``
     threads if large. ``out2`` may be ``x2`` (in place)."""
+    if _compiled.scale_rows(x2, None if out2 is x2 else out2, keep, s, threads):
+        return
     drop = ~keep
     plane_bytes = x2.shape[1] * x2.itemsize
     by_runs = plane_bytes >= _RUN_BYTES
@@ -176,7 +211,10 @@ def _elementwise(x: Array, out: Array, keep: Array, s: Any) -> None:
     Branch-free: the product's bits are ANDed with all-ones or all-zeros words. (``copyto``
     with ``where=``, ``putmask`` and ``np.where`` branch per element and, on a random mask,
     mispredict half the time: 10-20x slower.) Chunked so the temporaries stay in cache.
+    ``out`` may be ``x`` (in place).
     """
+    if _compiled.select(x, None if out is x else out, keep.view(np.uint8), 1, s):
+        return
     bits = _BITS[x.itemsize]
     for start in range(0, x.size, _CHUNK):
         part = slice(start, start + _CHUNK)
@@ -185,6 +223,12 @@ def _elementwise(x: Array, out: Array, keep: Array, s: Any) -> None:
         o = out[part]
         np.multiply(x[part], s, out=o)
         np.bitwise_and(o.view(bits), words, out=o.view(bits))
+
+
+def _global_words(n: int) -> Array:
+    """``n`` 32-bit words of the global stream (NumPy's PCG64: one C call)."""
+    raw: Array = numpy_words((n + 1) // 2)  # type: ignore[assignment]
+    return raw.view(np.uint32)[:n]
 
 
 def _fill_dropped(out: Array, keep: Array, value: Any) -> None:

@@ -51,21 +51,15 @@ _NUMPY_DTYPES = (torch.float32, torch.float64)
 
 
 def _kernel(x: torch.Tensor, keep: torch.Tensor, scale: float, inplace: bool) -> torch.Tensor:
-    """``x * scale`` where ``keep``, ``+0.0`` elsewhere: a multiply, then a fill of the
-    dropped planes. On the CPU a broadcast ``masked_fill_`` costs several times the multiply,
-    and ``index_fill_`` about half of it, so out of place the NumPy kernel runs on the tensors'
-    memory (measured: within a few % of F.dropout2d); in place, torch's own ops keep autograd's
-    version counter right."""
+    """``x * scale`` where ``keep``, ``+0.0`` elsewhere. On the CPU (float32, float64) the NumPy
+    backend's kernel runs on the tensors' memory (a broadcast ``masked_fill_`` costs several
+    times the multiply, ``index_fill_`` about half of it); elsewhere a multiply, then a fill."""
     rows = _rows(x, keep)
-    if rows and not inplace and x.dtype in _NUMPY_DTYPES:
-        import numpy as np
-
-        from ._numpy import mulzero
-
-        out = torch.empty_like(x)
-        x2, out2 = x.detach().numpy().reshape(rows, -1), out.numpy().reshape(rows, -1)
-        keep1 = keep.reshape(-1).numpy()
-        mulzero(x2, out2, keep1, np.asarray(scale, dtype=x2.dtype), torch.get_num_threads())
+    if rows and x.dtype in _NUMPY_DTYPES:
+        out = x if inplace else torch.empty_like(x)
+        _on_memory(x, out, keep, rows, scale)
+        if inplace and not x.is_inference():
+            torch.autograd.graph.increment_version(x)  # for autograd's in-place checks
         return out
     out = x.mul_(scale) if inplace else x * scale
     if rows:
@@ -74,6 +68,24 @@ def _kernel(x: torch.Tensor, keep: torch.Tensor, scale: float, inplace: bool) ->
             out.view(rows, -1).index_fill_(0, dropped, 0.0)
         return out
     return out.masked_fill_(~keep, 0.0)
+
+
+def _on_memory(
+    x: torch.Tensor, out: torch.Tensor, keep: torch.Tensor, rows: int, scale: float
+) -> None:
+    """The NumPy backend's kernel (compiled where numba is) into ``out``, which may be ``x``."""
+    import numpy as np
+
+    from ._numpy import _elementwise, mulzero
+
+    x2 = x.detach().numpy().reshape(rows, -1)
+    out2 = x2 if out is x else out.detach().numpy().reshape(rows, -1)
+    keep1 = keep.reshape(-1).numpy()
+    s = np.asarray(scale, dtype=x2.dtype)
+    if x2.shape[1] == 1:  # an element-wise mask
+        _elementwise(x2.reshape(-1), out2.reshape(-1), keep1, s)
+    else:
+        mulzero(x2, out2, keep1, s, torch.get_num_threads())
 
 
 class ScaledMask(torch.autograd.Function):
