@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from . import _functional as F
-from ._random import manual_seed
+from ._backends import _compiled
+from ._random import Generator, manual_seed
 from ._threads import get_num_threads, set_num_threads
 
 SEED_SHAPES: list[tuple[int, ...]] = [
@@ -125,13 +126,13 @@ def _dropout2d_case(shape: tuple[int, ...], p: float, inplace: bool, reps: int) 
 def _memory(shape: tuple[int, ...], p: float) -> dict[str, float]:
     """Peak bytes allocated during one call, as a multiple of the input's size (tracemalloc)."""
     x = np.random.default_rng(1).standard_normal(shape, dtype=np.float32)
-    F.dropout2d(x, p)
     out: dict[str, float] = {}
     calls: dict[str, Callable[[], object]] = {
         "out_of_place": lambda: F.dropout2d(x, p),
         "in_place": lambda: F.dropout2d(x, p, inplace=True),
     }
     for name, call in calls.items():
+        call()  # warm: a first call may compile a kernel, which is not the call's memory
         tracemalloc.start()
         tracemalloc.reset_peak()
         result = call()
@@ -165,8 +166,10 @@ def _elementwise_case(p: float, reps: int) -> dict[str, Any]:
     torch = _torch()
     x = np.random.default_rng(2).standard_normal(ELEMENTWISE_SHAPE, dtype=np.float32)
     buf = np.empty_like(x)
+    g = Generator(0)
     cands: dict[str, Callable[[], object]] = {
-        "ours_numpy": lambda: F.dropout(x, p),
+        "ours_numpy": lambda: F.dropout(x, p, generator=g),  # the portable generator
+        "ours_numpy_global": lambda: F.dropout(x, p),  # the global stream (NumPy's PCG64)
         "copyto": lambda: np.copyto(buf, x),
     }
     if torch is not None:
@@ -224,6 +227,7 @@ def run(
         ("backward", functools.partial(_backward_case, s, 0.2, reps)) for s in shapes if len(s) == 4
     ]
     results: dict[str, Any] = {"threads": n, "reps": reps, "numpy": np.__version__,
+                               "kernels": _kernels_name(),
                                "torch": getattr(torch, "__version__", None),
                                "dropout2d": [], "elementwise": [], "small": [], "backward": [],
                                "memory": _memory((16, 64, 32, 32), 0.5)}  # fmt: skip
@@ -249,6 +253,14 @@ def run(
     return results
 
 
+def _kernels_name() -> str:
+    """Which kernels the NumPy rows ran: the compiled ones (numba) or plain NumPy."""
+    k = _compiled.kernels()
+    if k is None:
+        return "numpy"
+    return f"numba {k.numba.__version__}"
+
+
 def _geomean(values: list[float]) -> float:
     return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
 
@@ -256,7 +268,8 @@ def _geomean(values: list[float]) -> float:
 def report(r: dict[str, Any]) -> str:
     """The tables and the target summary of a results dict, as text."""
     lines = [f"spatial_dropout bench: float32, {r['threads']} thread(s), medians of {r['reps']} "
-             f"alternating blocks; numpy {r['numpy']}, torch {r['torch']}", ""]  # fmt: skip
+             f"alternating blocks; numpy {r['numpy']}, torch {r['torch']}; "
+             f"kernels: {r.get('kernels', 'numpy')}", ""]  # fmt: skip
     head = (
         f"{'shape':<20}{'p':>4} {'mode':<7}{'ours ms':>9}{'torch ms':>9}{'ours/F':>8}"
         f"{'ideal/ours':>11}{'torch-be/F':>11}{'jax/F':>7}{'naive ms':>9}{'copyto':>8}"
@@ -281,9 +294,10 @@ def report(r: dict[str, Any]) -> str:
     lines.append(f"  ideal / ours: worst {min(ideal):.2f} (target >= 0.6)")
     for row in r["elementwise"]:
         lines.append(
-            f"  element-wise {tuple(row['shape'])} p={row['p']}: ours "
+            f"  element-wise {tuple(row['shape'])} p={row['p']}: ours (Generator) "
             f"{row['ms']['ours_numpy']:.2f} ms, {row.get('torch_over_ours', math.nan):.1f}x faster "
-            f"than F.dropout (target >= 10), {row['ours_over_copyto']:.2f}x np.copyto (target <= 3)"
+            f"than F.dropout (target >= 10), {row['ours_over_copyto']:.2f}x np.copyto "
+            f"(target <= 3); global stream {row['ms'].get('ours_numpy_global', math.nan):.2f} ms"
         )
     for row in r["small"]:
         us = row["us"]

@@ -89,22 +89,33 @@ class NumPyBackend(ArrayAPIBackend):
         self, fn: str, x: Any, shape: tuple[int, ...], p: float, generator: object,
         scale: float, inplace: bool,
     ) -> Any:  # fmt: skip
-        """Element-wise dropout in one compiled pass, the mask never stored (numba extra)."""
-        if shape != x.shape or not _compiled.usable(x) or _compiled.kernels() is None:
+        """With the compiled kernels: one call that reads the mask's words (never a boolean
+        mask) and writes the output once; element-wise, the Philox words are drawn in it."""
+        if not _compiled.usable(x) or _compiled.kernels() is None:
             return None
         threshold = drop_threshold(p)
-        if threshold > _MASK32:
+        elementwise = shape == x.shape
+        planes = None if elementwise else _planes(x, shape)
+        if threshold > _MASK32 or (planes is None and not elementwise):
             return None
-        flat = x.reshape(-1)
-        out = x if inplace else np.empty_like(x)
         if generator is None:
-            words = _global_words(flat.size)
-            _compiled.select(flat, None if inplace else out.reshape(-1), words, threshold, scale)
-            return out
-        stream = self.portable_stream(generator)
-        if stream is None:
-            return None
-        _compiled.philox_dropout(flat, out.reshape(-1), *stream, threshold, scale)
+            words = _global_words(math.prod(shape))
+        else:
+            stream = self.portable_stream(generator)
+            if stream is None:  # a native generator
+                return None
+            if elementwise:
+                out = x if inplace else np.empty_like(x)
+                _compiled.philox_dropout(x.reshape(-1), out.reshape(-1), *stream, threshold, scale)
+                return out
+            words = _compiled.words(math.prod(shape), *stream)  # type: ignore[assignment]
+        out = x if inplace else np.empty_like(x)
+        if elementwise:
+            into = None if inplace else out.reshape(-1)
+            _compiled.select(x.reshape(-1), into, words, threshold, scale)
+        else:
+            into = None if inplace else out.reshape(planes, -1)
+            _compiled.scale_rows(x.reshape(planes, -1), into, words, threshold, scale)
         return out
 
     def native_keep(
@@ -122,7 +133,7 @@ class NumPyBackend(ArrayAPIBackend):
             flat = x.reshape(-1)
             _elementwise(flat, flat if inplace else out.reshape(-1), keep.reshape(-1), s)
             return out
-        planes = _planes(x, keep)
+        planes = _planes(x, keep.shape)
         if planes is None:
             np.multiply(x, s, out=out)
             _fill_dropped(out, keep, 0)
@@ -149,16 +160,17 @@ class NumPyBackend(ArrayAPIBackend):
         return x
 
 
-def _planes(x: Array, keep: Array) -> int | None:
-    """The number of planes if ``x`` is C-contiguous and ``keep`` is ``(a, b, ..., 1, 1)``."""
+def _planes(x: Array, shape: tuple[int, ...]) -> int | None:
+    """The number of planes if ``x`` is C-contiguous and the mask's ``shape`` is
+    ``(a, b, ..., 1, 1)``."""
     if not x.flags.c_contiguous or x.ndim == 0:
         return None
-    if keep.ndim == 4 and keep.shape[2:] == (1, 1) and keep.shape[:2] == x.shape[:2]:
-        return keep.size  # (N, C, 1, 1): the common case, at once
-    lead = keep.ndim
-    while lead and keep.shape[lead - 1] == 1:
+    if len(shape) == 4 and shape[2:] == (1, 1) and shape[:2] == x.shape[:2]:
+        return shape[0] * shape[1]  # (N, C, 1, 1): the common case, at once
+    lead = len(shape)
+    while lead and shape[lead - 1] == 1:
         lead -= 1
-    if keep.shape[:lead] != x.shape[:lead]:
+    if shape[:lead] != x.shape[:lead]:
         return None
     return int(math.prod(x.shape[:lead]))
 
@@ -166,7 +178,7 @@ def _planes(x: Array, keep: Array) -> int | None:
 def mulzero(x2: Array, out2: Array, keep: Array, s: Any, threads: int) -> None:
     """``out2 = x2 * s`` on kept rows, ``+0.0`` on dropped rows; split over up to ``threads``
     threads if large. ``out2`` may be ``x2`` (in place)."""
-    if _compiled.scale_rows(x2, None if out2 is x2 else out2, keep, s, threads):
+    if _compiled.scale_rows(x2, None if out2 is x2 else out2, keep.view(np.uint8), 1, s, threads):
         return
     drop = ~keep
     plane_bytes = x2.shape[1] * x2.itemsize
