@@ -91,9 +91,23 @@ class TorchBackend(ArrayAPIBackend):
         return super().native_keep(fn, x, shape, p, generator)
 
     def _bernoulli(self, x: Any, shape: tuple[int, ...], p: float, generator: Any) -> Any:
+        return self._noise(x, shape, p, generator) != 0
+
+    def _noise(self, x: Any, shape: tuple[int, ...], p: float, generator: Any) -> Any:
         # F.dropout2d: noise = empty((N, C, 1, 1), like input).bernoulli_(1 - p); same draw.
-        noise = x.new_empty(shape).bernoulli_(1 - p, generator=generator)
-        return noise != 0
+        return x.new_empty(shape).bernoulli_(1 - p, generator=generator)
+
+    def fused(
+        self, fn: str, x: Any, shape: tuple[int, ...], p: float, generator: object,
+        scale: float, inplace: bool,
+    ) -> Any:  # fmt: skip
+        """Torch's own generators: the kernel takes ``bernoulli_``'s 0/1 noise as the mask,
+        without a separate op to turn it into booleans."""
+        if generator is not None and not isinstance(generator, _torch().Generator):
+            return None
+        from ._torch_ops import scaled_mask
+
+        return scaled_mask(x, self._noise(x, shape, p, generator), scale, inplace)
 
     def apply_keep(self, x: Any, keep: Any, scale: float, inplace: bool) -> Any:
         from ._torch_ops import scaled_mask

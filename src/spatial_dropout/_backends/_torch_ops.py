@@ -7,9 +7,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 
 from .._random import random_words
+from ._numpy import _elementwise, mulzero
 
 
 @torch.library.custom_op(
@@ -51,9 +53,10 @@ _NUMPY_DTYPES = (torch.float32, torch.float64)
 
 
 def _kernel(x: torch.Tensor, keep: torch.Tensor, scale: float, inplace: bool) -> torch.Tensor:
-    """``x * scale`` where ``keep``, ``+0.0`` elsewhere. On the CPU (float32, float64) the NumPy
-    backend's kernel runs on the tensors' memory (a broadcast ``masked_fill_`` costs several
-    times the multiply, ``index_fill_`` about half of it); elsewhere a multiply, then a fill."""
+    """``x * scale`` where ``keep``, ``+0.0`` elsewhere; ``keep`` is boolean, or the 0/1 noise
+    of ``bernoulli_``. On the CPU (float32, float64) the NumPy backend's kernel runs on the
+    tensors' memory (a broadcast ``masked_fill_`` costs several times the multiply,
+    ``index_fill_`` about half of it); elsewhere a multiply, then a fill."""
     rows = _rows(x, keep)
     if rows and x.dtype in _NUMPY_DTYPES:
         out = x if inplace else torch.empty_like(x)
@@ -61,26 +64,25 @@ def _kernel(x: torch.Tensor, keep: torch.Tensor, scale: float, inplace: bool) ->
         if inplace and not x.is_inference():
             torch.autograd.graph.increment_version(x)  # for autograd's in-place checks
         return out
+    drop = keep == 0
     out = x.mul_(scale) if inplace else x * scale
     if rows:
-        dropped = torch.nonzero(~keep.reshape(-1)).reshape(-1)
+        dropped = torch.nonzero(drop.reshape(-1)).reshape(-1)
         if dropped.numel():
             out.view(rows, -1).index_fill_(0, dropped, 0.0)
         return out
-    return out.masked_fill_(~keep, 0.0)
+    return out.masked_fill_(drop, 0.0)
 
 
 def _on_memory(
     x: torch.Tensor, out: torch.Tensor, keep: torch.Tensor, rows: int, scale: float
 ) -> None:
     """The NumPy backend's kernel (compiled where numba is) into ``out``, which may be ``x``."""
-    import numpy as np
-
-    from ._numpy import _elementwise, mulzero
-
     x2 = x.detach().numpy().reshape(rows, -1)
     out2 = x2 if out is x else out.detach().numpy().reshape(rows, -1)
     keep1 = keep.reshape(-1).numpy()
+    if keep1.dtype != np.bool_:
+        keep1 = keep1 != 0  # bernoulli_'s noise: a NumPy compare costs less than torch's
     s = np.asarray(scale, dtype=x2.dtype)
     if x2.shape[1] == 1:  # an element-wise mask
         _elementwise(x2.reshape(-1), out2.reshape(-1), keep1, s)
