@@ -39,14 +39,19 @@ def _(like: torch.Tensor, n: int, key: list[int], stream: list[int], threshold: 
 
 def _rows(x: torch.Tensor, keep: torch.Tensor) -> int:
     """Planes of a C-contiguous CPU ``x`` under a ``(a, b, ..., 1, 1)`` mask, else 0."""
-    if x.device.type != "cpu" or not x.is_contiguous() or torch.compiler.is_compiling():
+    if x.is_cuda or not x.is_contiguous() or x.device.type != "cpu":
         return 0
-    lead = keep.dim()
-    while lead and keep.shape[lead - 1] == 1:
+    if torch.compiler.is_compiling():  # fake tensors have no memory to run a kernel on
+        return 0
+    shape, kshape = x.shape, keep.shape
+    if len(kshape) == 4 and kshape[2] == kshape[3] == 1 and kshape[:2] == shape[:2]:
+        return kshape[0] * kshape[1]  # (N, C, 1, 1): the common case, at once
+    lead = len(kshape)
+    while lead and kshape[lead - 1] == 1:
         lead -= 1
-    if lead == 0 or tuple(keep.shape[:lead]) != tuple(x.shape[:lead]):
+    if lead == 0 or kshape[:lead] != shape[:lead]:
         return 0
-    return math.prod(x.shape[:lead])
+    return math.prod(shape[:lead])
 
 
 _NUMPY_DTYPES = (torch.float32, torch.float64)
@@ -78,8 +83,8 @@ def _on_memory(
     x: torch.Tensor, out: torch.Tensor, keep: torch.Tensor, rows: int, scale: float
 ) -> None:
     """The NumPy backend's kernel (compiled where numba is) into ``out``, which may be ``x``."""
-    x2 = x.detach().numpy().reshape(rows, -1)
-    out2 = x2 if out is x else out.detach().numpy().reshape(rows, -1)
+    x2 = (x.detach() if x.requires_grad else x).numpy().reshape(rows, -1)
+    out2 = x2 if out is x else out.numpy().reshape(rows, -1)  # a fresh tensor: no grad
     keep1 = keep.reshape(-1).numpy()
     if keep1.dtype != np.bool_:
         keep1 = keep1 != 0  # bernoulli_'s noise: a NumPy compare costs less than torch's
