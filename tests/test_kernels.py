@@ -135,6 +135,20 @@ def test_global_stream_channel_and_elementwise_paths(kernel_mode):
     np.testing.assert_array_equal(y.view(np.uint8), _reference(x, keep, 0.5).view(np.uint8))
 
 
+def test_kernels_from_many_threads_at_once(kernel_mode):
+    """Concurrent calls (parallel builds included) each get their own, correct result."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    x = _data((16, 8, 16, 16), np.float32)
+    expected = [sd.dropout2d(x, 0.5, generator=i) for i in range(16)]
+    expected += [sd.dropout(x, 0.5, generator=i) for i in range(16)]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda i: sd.dropout2d(x, 0.5, generator=i), range(16)))
+        got += list(pool.map(lambda i: sd.dropout(x, 0.5, generator=i), range(16)))
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+
+
 _FORK_CHILD = """
 import multiprocessing as mp, numpy as np, spatial_dropout as sd
 from spatial_dropout._backends import _compiled
@@ -163,6 +177,28 @@ def test_compiled_kernels_work_in_a_forked_child():
     done = subprocess.run([sys.executable, "-c", _FORK_CHILD], env=env, capture_output=True,
                           text=True, timeout=240)  # fmt: skip
     assert done.stdout.strip() == "ok", done.stderr
+
+
+_CONCURRENT = """
+import numpy as np, numba, spatial_dropout as sd
+from concurrent.futures import ThreadPoolExecutor
+from spatial_dropout._backends import _compiled
+_compiled._PARALLEL_BYTES = 1
+x = np.ones((64, 64, 64), dtype=np.float32)
+with ThreadPoolExecutor(4) as pool:
+    list(pool.map(lambda i: sd.dropout1d(x, 0.5, generator=i), range(200)))
+print("ok", numba.threading_layer())
+"""
+
+
+def test_concurrent_parallel_launches_on_workqueue_layer():
+    """numba's fallback layer aborts the process on concurrent parallel launches; ours take
+    a lock."""
+    require("numba")
+    env = {**os.environ, "SPATIAL_DROPOUT_NUMBA": "1", "NUMBA_THREADING_LAYER": "workqueue"}
+    done = subprocess.run([sys.executable, "-c", _CONCURRENT], env=env, capture_output=True,
+                          text=True, timeout=240)  # fmt: skip
+    assert done.stdout.strip() == "ok workqueue", done.stderr
 
 
 def test_numba_can_be_turned_off():

@@ -13,6 +13,7 @@ take the NumPy path; both are tested bit for bit against the array-API reference
 from __future__ import annotations
 
 import os
+import threading
 import types
 from collections.abc import Callable
 from typing import Any
@@ -43,18 +44,27 @@ class _Kernels:
             for k, f in sources.items()
         }
         self.forked = False
+        self.lock = threading.Lock()
 
-    def pick(self, name: str, nbytes: int, threads: int | None = None) -> Callable[..., None]:
-        """The parallel build for large inputs (at ``threads``, default ``get_num_threads()``),
-        else the serial one."""
+    def run(self, name: str, nbytes: int, threads: int | None, *args: Any) -> None:
+        """Run kernel ``name``: the parallel build for large inputs (at ``threads``, default
+        ``get_num_threads()``), else the serial one on the calling thread.
+
+        Parallel launches take a lock: each already uses every thread it is given, and
+        numba's fallback threading layer (workqueue, where no OpenMP or TBB is found) aborts
+        the process on concurrent launches from several Python threads.
+        """
         if nbytes < _PARALLEL_BYTES or self.forked:
-            return self.serial[name]  # type: ignore[no-any-return]
+            self.serial[name](*args)
+            return
         n = min(threads or get_num_threads(), self.max_threads)
         if n == 1:
-            return self.serial[name]  # type: ignore[no-any-return]
-        if self.numba.get_num_threads() != n:
-            self.numba.set_num_threads(n)
-        return self.parallel[name]  # type: ignore[no-any-return]
+            self.serial[name](*args)
+            return
+        with self.lock:
+            if self.numba.get_num_threads() != n:  # thread-local in numba
+                self.numba.set_num_threads(n)
+            self.parallel[name](*args)
 
 
 _state: dict[str, _Kernels | None] = {}
@@ -92,9 +102,9 @@ def scale_rows(
         return False
     thr, scale = words.dtype.type(threshold), x2.dtype.type(s)
     if out2 is None:
-        k.pick("scale_rows_inplace", x2.nbytes, threads)(x2, words, thr, scale)
+        k.run("scale_rows_inplace", x2.nbytes, threads, x2, words, thr, scale)
     else:
-        k.pick("scale_rows", x2.nbytes, threads)(x2, out2, words, thr, scale)
+        k.run("scale_rows", x2.nbytes, threads, x2, out2, words, thr, scale)
     return True
 
 
@@ -108,9 +118,9 @@ def select(
         return False
     thr, scale, zero = words.dtype.type(threshold), x.dtype.type(s), x.dtype.type(0)
     if out is None:
-        k.pick("select_inplace", x.nbytes, threads)(x, words, thr, scale, zero)
+        k.run("select_inplace", x.nbytes, threads, x, words, thr, scale, zero)
     else:
-        k.pick("select", x.nbytes, threads)(x, out, words, thr, scale, zero)
+        k.run("select", x.nbytes, threads, x, out, words, thr, scale, zero)
     return True
 
 
@@ -123,8 +133,8 @@ def philox_dropout(
     if k is None or not usable(x) or not usable(out):
         return False
     key, ctr = _split(seed), _split(stream)
-    kernel = k.pick("philox", x.nbytes)
-    kernel(x, out, *key, *ctr, np.uint32(threshold), x.dtype.type(s), x.dtype.type(0))
+    thr, scale, zero = np.uint32(threshold), x.dtype.type(s), x.dtype.type(0)
+    k.run("philox", x.nbytes, None, x, out, *key, *ctr, thr, scale, zero)
     return True
 
 
@@ -143,6 +153,7 @@ def after_fork_in_child() -> None:
     k = _state.get("k")
     if k is not None:
         k.forked = True
+        k.lock = threading.Lock()
 
 
 def _renamed(f: Callable[..., None], suffix: str) -> Callable[..., None]:
