@@ -228,27 +228,28 @@ def _sources(njit: Any, prange: Any, words_into: Any) -> dict[str, Callable[...,
             dropped -= 1 - keep
         return rows, kept
 
+    # Kept rows, then dropped rows, each loop split evenly over the threads.
     def scale_rows(x2: Array, out2: Array, w: Array, thr: Any, s: Any) -> None:
         rows, kept = partition(w, thr)
-        for q in prange(rows.shape[0]):
+        for q in prange(kept):
             xi, oi = x2[rows[q]], out2[rows[q]]
-            if q < kept:
-                for t in range(xi.shape[0]):
-                    oi[t] = xi[t] * s
-            else:
-                for t in range(oi.shape[0]):
-                    oi[t] = 0
+            for t in range(xi.shape[0]):
+                oi[t] = xi[t] * s
+        for q in prange(rows.shape[0] - kept):
+            oi = out2[rows[kept + q]]
+            for t in range(oi.shape[0]):
+                oi[t] = 0
 
     def scale_rows_inplace(x2: Array, w: Array, thr: Any, s: Any) -> None:
         rows, kept = partition(w, thr)
-        for q in prange(rows.shape[0]):
+        for q in prange(kept):
             xi = x2[rows[q]]
-            if q < kept:
-                for t in range(xi.shape[0]):
-                    xi[t] = xi[t] * s
-            else:
-                for t in range(xi.shape[0]):
-                    xi[t] = 0
+            for t in range(xi.shape[0]):
+                xi[t] = xi[t] * s
+        for q in prange(rows.shape[0] - kept):
+            xi = x2[rows[kept + q]]
+            for t in range(xi.shape[0]):
+                xi[t] = 0
 
     def select(x: Array, out: Array, w: Array, thr: Any, s: Any, zero: Any) -> None:
         n = x.shape[0]
