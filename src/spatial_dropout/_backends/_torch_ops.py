@@ -112,7 +112,12 @@ class ScaledMask(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[Any, None, None, None]:
         (keep,) = ctx.saved_tensors
-        return ScaledMask.apply(grad, keep, ctx.scale, False), None, None, None  # type: ignore[no-untyped-call]
+        return (
+            scaled_mask(grad, keep, ctx.scale, False),
+            None,
+            None,
+            None,
+        )  # Function only if create_graph
 
 
 def scaled_mask(x: torch.Tensor, keep: torch.Tensor, scale: float, inplace: bool) -> torch.Tensor:
