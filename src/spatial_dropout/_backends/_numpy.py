@@ -91,7 +91,7 @@ class NumPyBackend(ArrayAPIBackend):
     ) -> Any:  # fmt: skip
         """With the compiled kernels: one call that reads the mask's words (never a boolean
         mask) and writes the output once; element-wise, the Philox words are drawn in it."""
-        if not _compiled.usable(x) or _compiled.kernels() is None:
+        if _compiled.kernels() is None or not _compiled.usable(x):
             return None
         threshold = drop_threshold(p)
         elementwise = shape == x.shape
@@ -178,8 +178,10 @@ def _planes(x: Array, shape: tuple[int, ...]) -> int | None:
 def mulzero(x2: Array, out2: Array, keep: Array, s: Any, threads: int) -> None:
     """``out2 = x2 * s`` on kept rows, ``+0.0`` on dropped rows; split over up to ``threads``
     threads if large. ``out2`` may be ``x2`` (in place)."""
-    if _compiled.scale_rows(x2, None if out2 is x2 else out2, keep.view(np.uint8), 1, s, threads):
-        return
+    if _compiled.kernels() is not None:
+        into = None if out2 is x2 else out2
+        if _compiled.scale_rows(x2, into, keep.view(np.uint8), 1, s, threads):
+            return
     drop = ~keep
     plane_bytes = x2.shape[1] * x2.itemsize
     by_runs = plane_bytes >= _RUN_BYTES
@@ -225,7 +227,8 @@ def _elementwise(x: Array, out: Array, keep: Array, s: Any) -> None:
     mispredict half the time: 10-20x slower.) Chunked so the temporaries stay in cache.
     ``out`` may be ``x`` (in place).
     """
-    if _compiled.select(x, None if out is x else out, keep.view(np.uint8), 1, s):
+    into = None if out is x else out
+    if _compiled.kernels() is not None and _compiled.select(x, into, keep.view(np.uint8), 1, s):
         return
     bits = _BITS[x.itemsize]
     for start in range(0, x.size, _CHUNK):
