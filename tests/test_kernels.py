@@ -201,6 +201,24 @@ def test_concurrent_parallel_launches_on_workqueue_layer():
     assert done.stdout.strip() == "ok workqueue", done.stderr
 
 
+def test_kernels_compile_without_a_writable_cache():
+    """Where numba finds no place to cache (a read-only install, no writable home), the kernels
+    are compiled in each process instead of failing."""
+    numba = require("numba")
+    calls = []
+
+    def njit(**flags):
+        calls.append(flags)
+        if flags.get("cache"):
+            raise RuntimeError("cannot cache function 'f': no locator available for file 'x'")
+        return numba.njit(**flags)
+
+    f = _compiled._jit(njit, lambda a: a + 1, parallel=False)
+    assert f(1) == 2
+    assert calls == [{"nogil": True, "cache": True, "parallel": False},
+                     {"nogil": True, "parallel": False}]  # fmt: skip
+
+
 def test_numba_can_be_turned_off():
     env = {**os.environ, "SPATIAL_DROPOUT_NUMBA": "0"}
     code = "from spatial_dropout._backends import _compiled; print(_compiled.kernels())"

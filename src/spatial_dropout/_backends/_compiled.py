@@ -12,6 +12,7 @@ take the NumPy path; both are tested bit for bit against the array-API reference
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import types
@@ -35,14 +36,12 @@ class _Kernels:
     def __init__(self, numba: Any) -> None:
         self.numba = numba
         self.max_threads = int(numba.config.NUMBA_NUM_THREADS)
-        njit = numba.njit
-        words = njit(nogil=True, cache=True)(_words_into)
-        self.words = words
-        sources = _sources(njit(nogil=True, cache=True), numba.prange, words)
-        self.serial = {k: njit(nogil=True, cache=True)(f) for k, f in sources.items()}
+        serial = functools.partial(_jit, numba.njit, parallel=False)
+        self.words = words = serial(_words_into)
+        sources = _sources(serial, numba.prange, words)
+        self.serial = {k: serial(f) for k, f in sources.items()}
         self.parallel = {
-            k: njit(nogil=True, cache=True, parallel=True)(_renamed(f, "_parallel"))
-            for k, f in sources.items()
+            k: _jit(numba.njit, _renamed(f, "_parallel"), parallel=True) for k, f in sources.items()
         }
         self.forked = False
         self.lock = threading.Lock()
@@ -155,6 +154,15 @@ def after_fork_in_child() -> None:
     if k is not None:
         k.forked = True
         k.lock = threading.Lock()
+
+
+def _jit(njit: Any, f: Callable[..., Any], parallel: bool) -> Any:
+    """``f`` compiled (on first call) without the GIL, cached on disk where numba finds a
+    writable place for it, else compiled afresh in each process."""
+    try:
+        return njit(nogil=True, cache=True, parallel=parallel)(f)
+    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+        return njit(nogil=True, parallel=parallel)(f)
 
 
 def _renamed(f: Callable[..., None], suffix: str) -> Callable[..., None]:
