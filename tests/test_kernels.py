@@ -213,10 +213,42 @@ def test_kernels_compile_without_a_writable_cache():
             raise RuntimeError("cannot cache function 'f': no locator available for file 'x'")
         return numba.njit(**flags)
 
-    f = _compiled._jit(njit, lambda a: a + 1, parallel=False)
+    from spatial_dropout._backends import _numba_kernels
+
+    f = _numba_kernels._jit(lambda a: a + 1, njit=njit)
     assert f(1) == 2
     assert calls == [{"nogil": True, "cache": True, "parallel": False},
                      {"nogil": True, "parallel": False}]  # fmt: skip
+
+
+_CACHED = """
+import numpy as np, spatial_dropout as sd
+from spatial_dropout._backends import _compiled
+_compiled._PARALLEL_BYTES = 1 << 16
+x = np.ones((8, 64, 16, 16), dtype=np.float32)
+for a in (x, x[:1, :4]):
+    sd.dropout2d(a, 0.5, generator=1); sd.dropout2d(a.copy(), 0.5, inplace=True)
+    sd.dropout(a, 0.5, generator=1); sd.dropout(a, 0.5)
+k = _compiled.kernels()
+used = [*k.serial.values(), *k.parallel.values(), k.words]
+print(sum(sum(f.stats.cache_misses.values()) for f in used),
+      sum(sum(f.stats.cache_hits.values()) for f in used))
+"""
+
+
+def test_compiled_kernels_are_found_in_the_disk_cache_by_the_next_process(tmp_path):
+    """A second process loads every kernel from numba's cache instead of compiling it again
+    (a kernel that closes over another dispatcher never hits: its key changes per process)."""
+    require("numba")
+    env = {**os.environ, "SPATIAL_DROPOUT_NUMBA": "1", "NUMBA_CACHE_DIR": str(tmp_path)}
+    command = [sys.executable, "-c", _CACHED]
+    runs = [
+        subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+        for _ in range(2)
+    ]
+    (first_misses, _), (misses, hits) = (map(int, r.stdout.split()) for r in runs)
+    assert first_misses > 0, runs[0].stderr
+    assert (misses, hits) == (0, first_misses), runs[1].stderr
 
 
 def test_numba_can_be_turned_off():
