@@ -117,6 +117,44 @@ def test_fused_elementwise_matches_reference(kernel_mode, dtype, inplace, n, gen
     np.testing.assert_array_equal(out.view(np.uint8), _reference(x, keep, 0.3).view(np.uint8))
 
 
+def _unaligned(x: np.ndarray) -> np.ndarray:
+    raw = np.zeros(x.nbytes + 1, dtype=np.uint8)[1:]
+    out = raw.view(x.dtype).reshape(x.shape)
+    out[...] = x
+    return out
+
+
+def _read_only(x: np.ndarray) -> np.ndarray:
+    x = x.copy()
+    x.flags.writeable = False
+    return x
+
+
+ODD_ARRAYS = {
+    "big-endian": lambda x: x.astype(x.dtype.newbyteorder(">")),
+    "read-only": _read_only,
+    "unaligned": _unaligned,
+}
+
+
+@pytest.mark.parametrize("odd", ODD_ARRAYS)
+@pytest.mark.parametrize("kind", ["dropout", "dropout2d"])
+@pytest.mark.parametrize("generator", [3, None])
+def test_odd_arrays_match_reference(kernel_mode, odd, kind, generator):
+    """Byte order, read-only memory and alignment: the compiled kernels take what they can and
+    leave the rest to NumPy, with the reference's result either way."""
+    x = ODD_ARRAYS[odd](_data((4, 6, 5, 5), np.float32))
+    sd.manual_seed(4)
+    keep = sd.dropout_mask(x, 0.4, kind=kind, generator=generator)
+    sd.manual_seed(4)
+    out = getattr(sd, kind)(x, 0.4, generator=generator)
+    expected = _reference(x.astype(np.float32), keep, 0.4)
+    np.testing.assert_array_equal(out.astype(np.float32).view(np.uint8), expected.view(np.uint8))
+    np.testing.assert_array_equal(
+        sd.apply_mask(x, keep, 0.4).astype(np.float32).view(np.uint8), expected.view(np.uint8)
+    )
+
+
 @pytest.mark.parametrize("n", [1, 4, 7, 4097])
 @pytest.mark.parametrize(("seed", "stream"), [(0, 0), (2**64 - 1, 2**64 - 1), (2**35 + 9, 2**32)])
 def test_compiled_words_match_reference_philox(n, seed, stream, monkeypatch):

@@ -77,8 +77,9 @@ def kernels() -> _Kernels | None:
 
 
 def usable(x: Array) -> bool:
-    """Whether the kernels take this array: float32 or float64, C-contiguous."""
-    return x.dtype.char in "fd" and bool(x.flags.c_contiguous)
+    """Whether the kernels take this array: float32 or float64 in native byte order,
+    C-contiguous."""
+    return x.dtype.char in "fd" and x.dtype.isnative and bool(x.flags.c_contiguous)
 
 
 def scale_rows(
@@ -116,16 +117,20 @@ def select(
 
 
 def philox_dropout(
-    x: Array, out: Array, seed: int, stream: int, threshold: int, s: float
-) -> bool:  # out may be x: each chunk is read before it is written
-    """Fused portable element-wise dropout: entry ``i`` is kept iff Philox word ``i`` of
-    ``(seed, stream)`` is ``>= threshold`` (the mask of ``random_words``), never materialised."""
+    x: Array, out: Array | None, seed: int, stream: int, threshold: int, s: float
+) -> bool:
+    """Fused portable element-wise dropout (``out=None``: into ``x``): entry ``i`` is kept iff
+    Philox word ``i`` of ``(seed, stream)`` is ``>= threshold`` (the mask of
+    ``random_words``), never materialised."""
     k = kernels()
-    if k is None or not usable(x) or not usable(out):
+    if k is None or not usable(x) or (out is not None and not usable(out)):
         return False
-    key, ctr = _split(seed), _split(stream)
-    thr, scale, zero = np.uint32(threshold), x.dtype.type(s), x.dtype.type(0)
-    k.run("philox", x.nbytes, None, x, out, *key, *ctr, thr, scale, zero)
+    consts = (*_split(seed), *_split(stream), np.uint32(threshold), x.dtype.type(s),
+              x.dtype.type(0))  # fmt: skip
+    if out is None:
+        k.run("philox_inplace", x.nbytes, None, x, *consts)
+    else:
+        k.run("philox", x.nbytes, None, x, out, *consts)
     return True
 
 

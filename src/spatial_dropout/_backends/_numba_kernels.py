@@ -138,25 +138,33 @@ def select_inplace(x: Array, w: Array, thr: Any, s: Any, zero: Any) -> None:
 def philox(
     x: Array, out: Array, k0: Any, k1: Any, s0: Any, s1: Any, thr: Any, s: Any, zero: Any
 ) -> None:
-    n = x.shape[0]
-    chunks = (n + _CHUNK - 1) // _CHUNK
-    parts = min(chunks, 64)  # one word buffer per part, reused over its chunks
-    inplace = x.ctypes.data == out.ctypes.data
+    chunks = (x.shape[0] + _CHUNK - 1) // _CHUNK
+    parts = min(chunks, _PARTS)  # one word buffer per part, reused over its chunks
     for part in prange(parts):
         w = np.empty(_CHUNK, dtype=np.uint32)
         for c in range(chunks * part // parts, chunks * (part + 1) // parts):
-            a = c * _CHUNK
-            xs = x[a : a + _CHUNK]
-            words_into(a // 4, (xs.shape[0] + 3) // 4, k0, k1, s0, s1, w)
-            if inplace:
-                keep_words_inplace(xs, w, thr, s, zero)
-            else:
-                keep_words(xs, out[a : a + _CHUNK], w, thr, s, zero)
+            xs = x[c * _CHUNK : (c + 1) * _CHUNK]
+            words_into(c * (_CHUNK // 4), (xs.shape[0] + 3) // 4, k0, k1, s0, s1, w)
+            keep_words(xs, out[c * _CHUNK : (c + 1) * _CHUNK], w, thr, s, zero)
+
+
+def philox_inplace(
+    x: Array, k0: Any, k1: Any, s0: Any, s1: Any, thr: Any, s: Any, zero: Any
+) -> None:  # its own kernel: the out-of-place one must type with a read-only x
+    chunks = (x.shape[0] + _CHUNK - 1) // _CHUNK
+    parts = min(chunks, _PARTS)
+    for part in prange(parts):
+        w = np.empty(_CHUNK, dtype=np.uint32)
+        for c in range(chunks * part // parts, chunks * (part + 1) // parts):
+            xs = x[c * _CHUNK : (c + 1) * _CHUNK]
+            words_into(c * (_CHUNK // 4), (xs.shape[0] + 3) // 4, k0, k1, s0, s1, w)
+            keep_words_inplace(xs, w, thr, s, zero)
 
 
 _SOURCES: dict[str, Callable[..., None]] = {
     "scale_rows": scale_rows, "scale_rows_inplace": scale_rows_inplace,
-    "select": select, "select_inplace": select_inplace, "philox": philox,
+    "select": select, "select_inplace": select_inplace,
+    "philox": philox, "philox_inplace": philox_inplace,
 }  # fmt: skip
 SERIAL = {name: _jit(f) for name, f in _SOURCES.items()}
 PARALLEL = {name: _jit(_renamed(f, "_parallel"), parallel=True) for name, f in _SOURCES.items()}

@@ -106,7 +106,8 @@ class NumPyBackend(ArrayAPIBackend):
                 return None
             if elementwise:
                 out = x if inplace else np.empty_like(x)
-                _compiled.philox_dropout(x.reshape(-1), out.reshape(-1), *stream, threshold, scale)
+                into = None if inplace else out.reshape(-1)
+                _compiled.philox_dropout(x.reshape(-1), into, *stream, threshold, scale)
                 return out
             words = _compiled.words(math.prod(shape), *stream)  # type: ignore[assignment]
         out = x if inplace else np.empty_like(x)
