@@ -68,28 +68,23 @@ def kernel_mode(request, monkeypatch):
     sd.set_num_threads(old)
 
 
+CHANNEL_SHAPES = [(3, 7, 5, 4), (40, 3, 2), (5, 9), (2, 3, 4, 5, 6)]
+ELEMENTWISE_SIZES = [1, 5, 2049, (1 << 15) + 3, 70_001]
+
+
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 @pytest.mark.parametrize("inplace", [False, True])
-@pytest.mark.parametrize("shape", [(3, 7, 5, 4), (40, 3, 2), (5, 9), (2, 3, 4, 5, 6)])
-def test_channel_kernels_match_reference(kernel_mode, dtype, inplace, shape):
+@pytest.mark.parametrize(
+    ("kind", "shape"),
+    [("dropout2d", s) for s in CHANNEL_SHAPES] + [("dropout", (n,)) for n in ELEMENTWISE_SIZES],
+)
+def test_mask_kernels_match_reference(kernel_mode, dtype, inplace, kind, shape):
+    """``apply_mask`` with a channel mask (plane kernels) or an element-wise one."""
     x = _data(shape, dtype)
-    keep = sd.dropout_mask(x, 0.4, generator=sd.Generator(1))
+    keep = sd.dropout_mask(x, 0.4, kind=kind, generator=sd.Generator(1))
     expected = _reference(x, keep, 0.4)
     work = x.copy()
     out = sd.apply_mask(work, keep, 0.4, inplace=inplace)
-    assert (out is work) == inplace
-    np.testing.assert_array_equal(out.view(np.uint8), expected.view(np.uint8))
-
-
-@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
-@pytest.mark.parametrize("inplace", [False, True])
-@pytest.mark.parametrize("n", [1, 5, 2049, (1 << 15) + 3, 70_001])
-def test_elementwise_kernel_matches_reference(kernel_mode, dtype, inplace, n):
-    x = _data((n,), dtype)
-    keep = sd.dropout_mask(x, 0.3, kind="dropout", generator=sd.Generator(2))
-    expected = _reference(x, keep, 0.3)
-    work = x.copy()
-    out = sd.apply_mask(work, keep, 0.3, inplace=inplace)
     assert (out is work) == inplace
     np.testing.assert_array_equal(out.view(np.uint8), expected.view(np.uint8))
 

@@ -108,6 +108,7 @@ def scale_rows(x2: Array, out2: Array, w: Array, thr: Any, s: Any) -> None:
 
 
 def scale_rows_inplace(x2: Array, w: Array, thr: Any, s: Any) -> None:
+    # Its own kernel, as keep_words_inplace: scale_rows on (x2, x2) would run scalar loops.
     rows, kept = partition(w, thr)
     n, parts = rows.shape[0], min(rows.shape[0], _PARTS)
     for c in prange(parts):
