@@ -159,6 +159,14 @@ def test_compiled_words_match_reference_philox(n, seed, stream, monkeypatch):
     )
 
 
+def test_portable_masks_beyond_the_philox_counter_are_refused(kernel_mode):
+    """2**34 entries exhaust the 32-bit block counter: an error, never a wrapped mask (a
+    broadcast view, so nothing of that size is allocated)."""
+    huge = np.broadcast_to(np.float32(1), (2**34 + 4,))
+    with pytest.raises(ValueError, match=r"at most 2\*\*34 mask entries"):
+        sd.dropout_mask(huge, 0.5, kind="dropout", generator=1)
+
+
 def test_global_stream_channel_and_elementwise_paths(kernel_mode):
     x = _data((4, 6, 3, 3), np.float32)
     sd.manual_seed(5)

@@ -26,6 +26,7 @@ Array = np.ndarray[Any, Any]
 
 _MANTISSA: dict[np.dtype[Any], int] = {}
 _MASK32 = 0xFFFFFFFF
+_PHILOX_ENTRIES = 2**34  # counters i // 4 of 32 bits: beyond, random_words raises
 _SPLIT_BYTES = 8 << 20  # below this, waking another thread costs more than it saves
 _RUN_BYTES = 32 << 10  # planes this large are zeroed by runs, without reading them
 
@@ -80,7 +81,9 @@ class NumPyBackend(ArrayAPIBackend):
         self, x: Any, shape: tuple[int, ...], p: float, seed: int, stream: int
     ) -> Any:
         threshold = drop_threshold(p)
-        words = _compiled.words(math.prod(shape), seed, stream) if threshold <= _MASK32 else None
+        n = math.prod(shape)
+        compiled = threshold <= _MASK32 and n <= _PHILOX_ENTRIES  # else: the reference's way
+        words = _compiled.words(n, seed, stream) if compiled else None
         if words is None:
             return super().portable_keep(x, shape, p, seed, stream)
         return (words >= threshold).reshape(shape)
@@ -98,9 +101,12 @@ class NumPyBackend(ArrayAPIBackend):
         planes = None if elementwise else _planes(x, shape)
         if threshold > _MASK32 or (planes is None and not elementwise):
             return None
+        n = math.prod(shape)
         if generator is None:
-            words = _global_words(math.prod(shape))
+            words = _global_words(n)
         else:
+            if n > _PHILOX_ENTRIES:  # the reference path raises the error
+                return None
             stream = self.portable_stream(generator)
             if stream is None:  # a native generator
                 return None
@@ -109,7 +115,7 @@ class NumPyBackend(ArrayAPIBackend):
                 into = None if inplace else out.reshape(-1)
                 _compiled.philox_dropout(x.reshape(-1), into, *stream, threshold, scale)
                 return out
-            words = _compiled.words(math.prod(shape), *stream)  # type: ignore[assignment]
+            words = _compiled.words(n, *stream)  # type: ignore[assignment]
         out = x if inplace else np.empty_like(x)
         if elementwise:
             into = None if inplace else out.reshape(-1)
