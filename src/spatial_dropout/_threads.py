@@ -1,4 +1,4 @@
-"""How many threads the NumPy kernels use: a documented knob, and the shared pool."""
+"""How many threads the NumPy and compiled kernels use: a documented knob, and the shared pool."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ def _default() -> int:
 
 
 def get_num_threads() -> int:
-    """Threads the NumPy kernels split large arrays over (default: the usable cores, or
-    ``$SPATIAL_DROPOUT_NUM_THREADS``).
+    """Threads the NumPy and compiled kernels split large arrays over (default: the usable
+    cores, or ``$SPATIAL_DROPOUT_NUM_THREADS``).
 
     >>> import spatial_dropout as sd
     >>> sd.get_num_threads() >= 1
@@ -46,7 +46,7 @@ def get_num_threads() -> int:
 
 
 def set_num_threads(n: int) -> None:
-    """Set the thread count of the NumPy kernels (1: the calling thread only), as
+    """Set the thread count of the NumPy and compiled kernels (1: the calling thread only), as
     ``torch.set_num_threads`` does for PyTorch. Small arrays always run on the calling thread.
 
     >>> import spatial_dropout as sd
