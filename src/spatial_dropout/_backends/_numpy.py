@@ -17,16 +17,15 @@ import array_api_compat.numpy as xp_numpy
 import numpy as np
 
 from .._random._generator import numpy_words
+from .._random._philox import MAX_ENTRIES
 from .._scale import drop_threshold
 from .._threads import get_num_threads, run_split
 from . import _compiled
-from ._array_api import ArrayAPIBackend
+from ._array_api import _MASK32, ArrayAPIBackend
 
 Array = np.ndarray[Any, Any]
 
 _MANTISSA: dict[np.dtype[Any], int] = {}
-_MASK32 = 0xFFFFFFFF
-_PHILOX_ENTRIES = 2**34  # counters i // 4 of 32 bits: beyond, random_words raises
 _SPLIT_BYTES = 8 << 20  # below this, waking another thread costs more than it saves
 _RUN_BYTES = 32 << 10  # planes this large are zeroed by runs, without reading them
 
@@ -82,7 +81,7 @@ class NumPyBackend(ArrayAPIBackend):
     ) -> Any:
         threshold = drop_threshold(p)
         n = math.prod(shape)
-        compiled = threshold <= _MASK32 and n <= _PHILOX_ENTRIES  # else: the reference's way
+        compiled = threshold <= _MASK32 and n <= MAX_ENTRIES  # else: the reference's way
         words = _compiled.words(n, seed, stream) if compiled else None
         if words is None:
             return super().portable_keep(x, shape, p, seed, stream)
@@ -105,7 +104,7 @@ class NumPyBackend(ArrayAPIBackend):
         if generator is None:
             words = _global_words(n)
         else:
-            if n > _PHILOX_ENTRIES:  # the reference path raises the error
+            if n > MAX_ENTRIES:  # the reference path raises the error
                 return None
             stream = self.portable_stream(generator)
             if stream is None:  # a native generator

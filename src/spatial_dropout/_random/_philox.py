@@ -16,6 +16,7 @@ _M0, _M1 = 0xD2511F53, 0xCD9E8D57  # round multipliers
 _W0, _W1 = 0x9E3779B9, 0xBB67AE85  # key schedule ("Weyl") increments
 _MASK16, _MASK32 = 0xFFFF, 0xFFFFFFFF
 ROUNDS = 10
+MAX_ENTRIES = 2**34  # four words per block, 32-bit block counters
 
 Words = tuple[Any, Any, Any, Any]
 
@@ -84,7 +85,7 @@ def random_words(
     """
     dtype = xp.uint32 if dtype is None else dtype
     first, last = start // 4, (start + n + 3) // 4  # blocks that hold the wanted indices
-    if last > 2**32:
+    if 4 * last > MAX_ENTRIES:
         raise ValueError(f"at most 2**34 mask entries are supported; got {start + n}")
     blocks = xp.arange(first, last, dtype=dtype, device=device)
     zero = xp.zeros_like(blocks)
