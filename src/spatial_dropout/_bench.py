@@ -172,7 +172,7 @@ def _elementwise_case(p: float, reps: int) -> dict[str, Any]:
     g = Generator(0)
     cands: dict[str, Callable[[], object]] = {
         "ours_numpy": lambda: F.dropout(x, p, generator=g),  # the portable generator
-        "ours_numpy_global": lambda: F.dropout(x, p),  # the global stream (NumPy's PCG64)
+        "ours_numpy_global": lambda: F.dropout(x, p),  # the global stream (a Generator)
         "copyto": lambda: np.copyto(buf, x),
     }
     if torch is not None:

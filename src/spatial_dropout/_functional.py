@@ -1,18 +1,21 @@
-"""The six public dropout functions, the mask helpers, and their documentation."""
+"""The public dropout functions, the mask helpers, and the engine that runs every variant.
+
+``_run`` is the one path of every call: unpack the options form, find the backend, resolve the
+generator, validate every argument (on every call, also where no mask is drawn), then hand the
+backend a resolved source and the variant's mask shape and value transform.
+"""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar
 
-import array_api_compat as compat
-
 from . import _validation as v
-from ._backends import ArrayAPIBackend, backend_for
+from ._backends import backend_for
 from ._options import DropoutOptions, unpack
-from ._scale import alpha_constants, keep_scale
-from ._shapes import feature_mask_shape, mask_shape
+from ._random._source import Native, resolve
+from ._scale import inverted_transform
+from ._variants import VARIANTS, Variant
 
 
 class _Array(Protocol):
@@ -24,77 +27,55 @@ class _Array(Protocol):
 
 ArrayT = TypeVar("ArrayT", bound=_Array)
 PLike = float | DropoutOptions | Mapping[str, Any]
-MaskShape = Callable[[tuple[int, ...]], tuple[int, ...]]
-
-_SPATIAL = {"dropout": None, "dropout1d": 1, "dropout2d": 2, "dropout3d": 3}
-
-
-def _backend(fn: str, x: object) -> ArrayAPIBackend:
-    backend = backend_for(x)
-    if backend is None:
-        v.not_an_array(fn, x)
-    return backend
 
 
 def _run(
-    fn: str,
+    variant: Variant,
     x: ArrayT,
     p: object,
     training: object,
     inplace: object,
-    generator_or_key: tuple[object, object],
-    shape_of: MaskShape,
-    alpha: bool = False,
+    generator: object,
+    key: object,
+    data_format: object = "channels_first",
 ) -> ArrayT:
-    """Validate everything, then draw the mask and run the backend's kernel."""
-    generator = _generator(fn, *generator_or_key)
+    """Validate everything, then draw the mask and apply the variant's transform."""
+    fn = variant.name
     p, training, inplace = unpack(fn, p, training, inplace)
-    backend = _backend(fn, x)
+    backend = backend_for(fn, x)
+    source = resolve(fn, generator, key, backend, x)
     prob = v.check_p(fn, p)
     train = v.check_bool(fn, "training", training)
     in_place = v.check_bool(fn, "inplace", inplace)
+    fmt = v.check_data_format(fn, data_format)
     if not train or prob == 0.0 or backend.size(x) == 0:
         return x
-    if not backend.is_floating(x):
+    mant = backend.mantissa(x)
+    if not mant:
         v.not_floating(fn, x.dtype)
     if in_place and (why := backend.why_not_writeable(x)) is not None:
         v.not_writeable(fn, why)
     if prob == 1.0:  # as PyTorch: all zeros, no mask drawn, no inf from 1 / (1 - p)
         out: ArrayT = backend.zeros(x, in_place)
         return out
-    shape = shape_of(tuple(x.shape))
-    mant = backend.mantissa(x)
-    if alpha:
-        keep = backend.keep_mask(fn, x, shape, prob, generator)
-        out = backend.apply_alpha(x, keep, alpha_constants(prob, mant), in_place)
+    shape = variant.mask_shape(tuple(x.shape), fmt)
+    _check_entries(fn, backend.max_entries, shape, source)
+    if variant.grow is None:
+        out = backend.dropout(fn, x, shape, prob, source, variant.transform(prob, mant, None),
+                              in_place)  # fmt: skip
         return out
-    scale = keep_scale(prob, mant)
-    out = backend.fused(fn, x, shape, prob, generator, scale, in_place)
-    if out is None:  # no one-pass kernel for this input: a mask, then the kernel
-        keep = backend.keep_mask(fn, x, shape, prob, generator)
-        out = backend.apply_keep(x, keep, scale, in_place)
+    keep = variant.grow(backend.mask(fn, x, shape, prob, source), tuple(x.shape))
+    out = backend.apply(x, keep, variant.transform(prob, mant, keep), in_place)
     return out
 
 
-def _generator(fn: str, generator: object, key: object) -> object:
-    if key is None:
-        return generator
-    if generator is not None:
-        raise TypeError(f"{fn}(): pass `generator` or `key`, not both")
-    return key
-
-
-_CHANNEL: dict[tuple[str, int | None, object], MaskShape] = {}
-
-
-def _channel(fn: str, n: int | None, data_format: object) -> MaskShape:
-    """The mask-shape rule of ``fn`` for ``data_format`` (validated once, then cached)."""
-    rule = _CHANNEL.get((fn, n, data_format))
-    if rule is None:
-        fmt = v.check_data_format(fn, data_format)
-        rule = _CHANNEL[(fn, n, fmt)] = functools.partial(mask_shape, spatial_dims=n,
-                                                           data_format=fmt)  # fmt: skip
-    return rule
+def _check_entries(fn: str, limit: int, shape: tuple[int, ...], source: object) -> None:
+    """A portable mask beyond its counter's range would wrap around: refuse it, naming ``fn``."""
+    n = 1
+    for d in shape:
+        n *= d
+    if n > limit and not isinstance(source, Native):
+        v.too_many_entries(fn, n, limit)
 
 
 def dropout(
@@ -111,7 +92,7 @@ def dropout(
     Parameters
     ----------
     input : array
-        A floating-point NumPy, PyTorch, JAX, CuPy or array-API array of any shape.
+        A floating-point NumPy, PyTorch, JAX, Dask or array-API array of any shape.
     p : float, DropoutOptions or mapping, default 0.5
         Probability of dropping an entry, in ``[0, 1]``; or the seed's options form.
     training : bool, default True
@@ -119,8 +100,11 @@ def dropout(
     inplace : bool, default False
         Write the result into ``input`` and return it.
     generator : None, int, Generator, or a native generator
-        ``None``: the input framework's own seeding (see ``manual_seed``). An ``int`` or a
-        ``Generator`` gives the same mask on every backend and device.
+        ``None`` follows the input framework's seeding (:func:`manual_seed` for NumPy, Dask and
+        array-API inputs, ``torch.manual_seed`` for tensors). An ``int`` or a
+        :class:`Generator` gives the same mask on every backend and device.
+    key : jax.Array, optional
+        A JAX PRNG key, the same as ``generator=key``.
 
     Returns
     -------
@@ -145,7 +129,7 @@ def dropout(
     >>> sorted(set(y.tolist())) in ([0.0, 2.0], [0.0], [2.0])
     True
     """
-    return _run("dropout", input, p, training, inplace, (generator, key), tuple)
+    return _run(VARIANTS["dropout"], input, p, training, inplace, generator, key)
 
 
 def dropout1d(
@@ -160,7 +144,22 @@ def dropout1d(
 ) -> ArrayT:
     """Channel dropout for 1-D signals: each channel of ``(N, C, L)`` or ``(C, L)`` drops whole.
 
-    Arguments, results and errors as :func:`dropout2d`, with one spatial dim.
+    Parameters
+    ----------
+    input : array
+        ``(N, C, L)``, ``(C, L)`` or ``(L,)`` (channels); other ranks are element-wise.
+    p, training, inplace, generator, key, data_format
+        As :func:`dropout2d`.
+
+    Returns
+    -------
+    array
+        Same type, shape, dtype and device as ``input``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`dropout2d`.
 
     Examples
     --------
@@ -169,8 +168,7 @@ def dropout1d(
     >>> bool(((y == 0).all(axis=2) | (y == 2).all(axis=2)).all())
     True
     """
-    shape_of = _channel("dropout1d", 1, data_format)
-    return _run("dropout1d", input, p, training, inplace, (generator, key), shape_of)
+    return _run(VARIANTS["dropout1d"], input, p, training, inplace, generator, key, data_format)
 
 
 def dropout2d(
@@ -189,7 +187,7 @@ def dropout2d(
     ----------
     input : array
         A floating-point array: ``(N, C, H, W)``, ``(C, H, W)`` or ``(H, W)``; other ranks fall
-        back to element-wise dropout. NumPy, PyTorch, JAX, CuPy or any array-API array.
+        back to element-wise dropout. NumPy, PyTorch, JAX, Dask or any array-API array.
     p : float, DropoutOptions or mapping, default 0.5
         Probability of dropping a channel, in ``[0, 1]``; or the seed's options form.
     training : bool, default True
@@ -198,9 +196,10 @@ def dropout2d(
         Write into ``input`` (views included) and return it.
     generator : None, int, Generator, or a native generator
         ``None`` follows the input framework's seeding: ``torch.manual_seed`` for tensors,
-        :func:`manual_seed` for NumPy. An ``int`` or :class:`Generator` gives the same mask on
-        every backend and device. Also ``numpy.random.Generator`` (NumPy inputs),
-        ``torch.Generator`` (tensors), a JAX key (JAX arrays).
+        :func:`manual_seed` for NumPy, Dask and array-API arrays. An ``int`` or
+        :class:`Generator` gives the same mask on every backend and device. Also
+        ``numpy.random.Generator`` (NumPy inputs), ``torch.Generator`` (tensors), a JAX key
+        (JAX arrays).
     key : jax.Array, optional
         A JAX PRNG key (typed ``jax.random.key`` or raw ``PRNGKey``), the same as
         ``generator=key``; JAX arrays need one. ``PRNGKey(s)`` draws the mask of ``generator=s``.
@@ -252,8 +251,7 @@ def dropout2d(
     >>> sd.dropout2d(x, 0.5, training=False) is x
     True
     """
-    shape_of = _channel("dropout2d", 2, data_format)
-    return _run("dropout2d", input, p, training, inplace, (generator, key), shape_of)
+    return _run(VARIANTS["dropout2d"], input, p, training, inplace, generator, key, data_format)
 
 
 def dropout3d(
@@ -268,7 +266,23 @@ def dropout3d(
 ) -> ArrayT:
     """Channel dropout for volumes: each channel of ``(N, C, D, H, W)`` or ``(C, D, H, W)``.
 
-    Arguments, results and errors as :func:`dropout2d`, with three spatial dims.
+    Parameters
+    ----------
+    input : array
+        ``(N, C, D, H, W)``, ``(C, D, H, W)`` or ``(D, H, W)`` (channels); other ranks are
+        element-wise.
+    p, training, inplace, generator, key, data_format
+        As :func:`dropout2d`.
+
+    Returns
+    -------
+    array
+        Same type, shape, dtype and device as ``input``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`dropout2d`.
 
     Examples
     --------
@@ -276,8 +290,7 @@ def dropout3d(
     >>> sd.dropout3d(np.ones((2, 3, 4, 4, 4)), 0.2, generator=3).shape
     (2, 3, 4, 4, 4)
     """
-    shape_of = _channel("dropout3d", 3, data_format)
-    return _run("dropout3d", input, p, training, inplace, (generator, key), shape_of)
+    return _run(VARIANTS["dropout3d"], input, p, training, inplace, generator, key, data_format)
 
 
 def alpha_dropout(
@@ -294,7 +307,25 @@ def alpha_dropout(
     Dropped entries take SELU's saturation value, then an affine correction applies:
     kept ``x * a + alpha * a * p``, dropped ``alpha * a * (p - 1)``, with
     ``alpha = 1.7580993408473766`` and ``a = 1 / sqrt((alpha**2 * p + 1) * (1 - p))``.
-    ``training`` defaults to ``False``, as in PyTorch. Arguments as :func:`dropout`.
+
+    Parameters
+    ----------
+    input : array
+        A floating-point array of any shape.
+    p, inplace, generator, key
+        As :func:`dropout`.
+    training : bool, default False
+        As PyTorch: ``False`` by default, which returns ``input`` itself.
+
+    Returns
+    -------
+    array
+        Same type, shape, dtype and device as ``input``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`dropout`.
 
     Examples
     --------
@@ -305,7 +336,7 @@ def alpha_dropout(
     >>> sd.alpha_dropout(x, 0.5, True, generator=0).shape
     (4,)
     """
-    return _run("alpha_dropout", input, p, training, inplace, (generator, key), tuple, alpha=True)
+    return _run(VARIANTS["alpha_dropout"], input, p, training, inplace, generator, key)
 
 
 def feature_alpha_dropout(
@@ -319,7 +350,22 @@ def feature_alpha_dropout(
 ) -> ArrayT:
     """Alpha dropout of whole channels: the mask is ``(N, C, 1, ...)`` for rank >= 2.
 
-    Values as :func:`alpha_dropout`; ranks 0 and 1 fall back to element-wise.
+    Parameters
+    ----------
+    input : array
+        A floating-point array; ranks 0 and 1 are element-wise.
+    p, training, inplace, generator, key
+        As :func:`alpha_dropout`.
+
+    Returns
+    -------
+    array
+        Same type, shape, dtype and device as ``input``; values as :func:`alpha_dropout`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`dropout`.
 
     Examples
     --------
@@ -328,14 +374,7 @@ def feature_alpha_dropout(
     >>> bool((y == y[:, :, :1]).all())  # one value per channel
     True
     """
-    fn = "feature_alpha_dropout"
-    return _run(fn, input, p, training, inplace, (generator, key), feature_mask_shape, alpha=True)
-
-
-_KINDS: dict[str, MaskShape | None] = {
-    "dropout": None, "dropout1d": None, "dropout2d": None, "dropout3d": None,
-    "alpha_dropout": tuple, "feature_alpha_dropout": feature_mask_shape,
-}  # fmt: skip
+    return _run(VARIANTS["feature_alpha_dropout"], input, p, training, inplace, generator, key)
 
 
 def dropout_mask(
@@ -353,6 +392,28 @@ def dropout_mask(
     broadcasts against ``input``. With :func:`apply_mask` it gives the forward pass and, applied
     to the incoming gradient, the backward pass of a hand-written model.
 
+    Parameters
+    ----------
+    input : array
+        The array the mask is for (its shape, library and device).
+    p : float, default 0.5
+        Probability of dropping an entry of the mask.
+    kind : str, default "dropout2d"
+        The function whose mask to draw: ``dropout``, ``dropout1d``, ``dropout2d``,
+        ``dropout3d``, ``alpha_dropout`` or ``feature_alpha_dropout``.
+    generator, key, data_format
+        As :func:`dropout2d`; the mask advances a ``Generator`` as that call would.
+
+    Returns
+    -------
+    array
+        A boolean array of the mask's shape on ``input``'s device: ``True`` where kept.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A bad argument, named.
+
     Examples
     --------
     >>> import numpy as np, spatial_dropout as sd
@@ -366,16 +427,16 @@ def dropout_mask(
     >>> dx = sd.apply_mask(np.ones_like(x), mask, 0.5)  # backward: dL/dx = mask * s * dL/dy
     """
     fn = "dropout_mask"
-    if kind not in _KINDS:
-        raise ValueError(f"{fn}(): `kind` must be one of {', '.join(_KINDS)}; got {kind!r}")
-    backend = _backend(fn, input)
+    variant = VARIANTS[v.check_choice(fn, "kind", kind, VARIANTS)]
+    backend = backend_for(fn, input)
+    source = resolve(fn, generator, key, backend, input)
     prob = v.check_p(fn, p)
-    shape_of = _KINDS[kind] or _channel(fn, _SPATIAL[kind], data_format)
-    shape = shape_of(tuple(input.shape))
-    xp = backend.namespace(input)
+    shape = variant.mask_shape(tuple(input.shape), v.check_data_format(fn, data_format))
     if prob in (0.0, 1.0) or backend.size(input) == 0:
-        return xp.full(shape, prob == 0.0, dtype=xp.bool, device=compat.device(input))
-    return backend.keep_mask(fn, input, shape, prob, _generator(fn, generator, key))
+        return backend.full(input, shape, prob == 0.0)
+    _check_entries(fn, backend.max_entries, shape, source)
+    keep = backend.mask(fn, input, shape, prob, source)
+    return keep if variant.grow is None else variant.grow(keep, tuple(input.shape))
 
 
 def apply_mask(input: ArrayT, mask: Any, p: float, inplace: bool = False) -> ArrayT:
@@ -384,16 +445,45 @@ def apply_mask(input: ArrayT, mask: Any, p: float, inplace: bool = False) -> Arr
     ``s`` is PyTorch's rounded ``1 / (1 - p)`` for ``input``'s dtype. Use it with
     :func:`dropout_mask` for the forward pass, and on the gradient for the backward pass.
 
+    Parameters
+    ----------
+    input : array
+        A floating-point array.
+    mask : array
+        A boolean array of ``input``'s library that broadcasts to ``input`` (NumPy's rules:
+        aligned to the trailing axes).
+    p : float
+        The dropout probability the mask was drawn with.
+    inplace : bool, default False
+        Write into ``input`` and return it.
+
+    Returns
+    -------
+    array
+        Same type, shape, dtype and device as ``input``.
+
+    Raises
+    ------
+    TypeError
+        ``input`` is not a floating-point array, or ``mask`` is not a boolean array.
+    ValueError
+        ``mask`` does not broadcast to ``input``; ``p`` outside ``[0, 1]``.
+
+    Examples
+    --------
     >>> import numpy as np, spatial_dropout as sd
     >>> sd.apply_mask(np.array([1.0, np.inf]), np.array([True, False]), 0.5)
     array([2., 0.])
     """
     fn = "apply_mask"
-    backend = _backend(fn, input)
+    backend = backend_for(fn, input)
     prob = v.check_p(fn, p)
     in_place = v.check_bool(fn, "inplace", inplace)
-    if not backend.is_floating(input):
+    mant = backend.mantissa(input)
+    if not mant:
         v.not_floating(fn, input.dtype)
+    if not backend.is_mask(input, mask):
+        v.bad_mask_type(fn, mask)
     shape, mshape = tuple(input.shape), tuple(mask.shape)
     if len(mshape) > len(shape) or any(
         m not in (1, s) for m, s in zip(mshape[::-1], shape[::-1], strict=False)
@@ -401,6 +491,5 @@ def apply_mask(input: ArrayT, mask: Any, p: float, inplace: bool = False) -> Arr
         v.bad_mask(fn, mshape, shape)
     if in_place and (why := backend.why_not_writeable(input)) is not None:
         v.not_writeable(fn, why)
-    scale = keep_scale(prob, backend.mantissa(input))
-    out: ArrayT = backend.apply_keep(input, mask, scale, in_place)
+    out: ArrayT = backend.apply(input, mask, inverted_transform(prob, mant), in_place)
     return out

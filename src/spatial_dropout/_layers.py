@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from . import _functional as F
 from . import _validation as v
+from ._functional import _run
 from ._random import Generator
+from ._variants import VARIANTS, Variant
 
 
 class DropoutMixin:
     """State and call logic shared by every dropout layer (here and in ``spatial_dropout.torch``).
 
-    A subclass names its function in ``_function``; ``forward``/``__call__`` apply it with the
-    layer's ``p``, ``inplace`` and ``training``.
+    A subclass names its entry of the variant registry in ``_variant``; ``forward``/``__call__``
+    run it with the layer's ``p``, ``inplace`` and ``training``.
     """
 
-    _function: ClassVar[Any]
-    _channel: ClassVar[bool] = False  # takes data_format
+    _variant: ClassVar[Variant]
     p: float
     inplace: bool
     data_format: str
@@ -35,22 +35,28 @@ class DropoutMixin:
         (an ``int`` seeds a :class:`Generator` that the layer's calls advance)."""
         super().__init__()  # torch.nn.Module's, where the layer is one
         name = type(self).__name__
-        self.generator = Generator(generator) if isinstance(generator, int) else generator
+        if isinstance(generator, int) and not isinstance(generator, bool):
+            generator = Generator(v.check_seed(name, generator))
+        self.generator = generator
         self.p = v.check_p(name, p)
         self.inplace = v.check_bool(name, "inplace", inplace)
         self.data_format = v.check_data_format(name, data_format)
-        if data_format != "channels_first" and not self._channel:
-            raise ValueError(f"{name}(): `data_format` applies only to Dropout1d/2d/3d")
+        if data_format != "channels_first" and not self._variant.channel:
+            v.not_for_variant(name, "data_format", channel_layers())
 
     def _dropout(self, input: Any, training: bool, generator: object = None) -> Any:
-        kwargs: dict[str, Any] = {"generator": self.generator if generator is None else generator}
-        if self._channel:
-            kwargs["data_format"] = self.data_format
-        return type(self)._function(input, self.p, training, self.inplace, **kwargs)
+        generator = self.generator if generator is None else generator
+        return _run(self._variant, input, self.p, training, self.inplace, generator, None,
+                    self.data_format)  # fmt: skip
 
     def extra_repr(self) -> str:
         fmt = f", data_format={self.data_format!r}" if self.data_format != "channels_first" else ""
         return f"p={self.p}, inplace={self.inplace}{fmt}"
+
+
+def channel_layers() -> str:
+    """The layers that take ``data_format``, for messages: ``Dropout1d/Dropout2d/Dropout3d``."""
+    return "/".join(v.layer for v in VARIANTS.values() if v.channel)
 
 
 class _Layer(DropoutMixin):
@@ -84,7 +90,7 @@ class Dropout(_Layer):
     True
     """
 
-    _function = F.dropout
+    _variant = VARIANTS["dropout"]
 
 
 class Dropout1d(_Layer):
@@ -95,8 +101,7 @@ class Dropout1d(_Layer):
     Dropout1d(p=0.1, inplace=False, data_format='channels_last')
     """
 
-    _function = F.dropout1d
-    _channel = True
+    _variant = VARIANTS["dropout1d"]
 
 
 class Dropout2d(_Layer):
@@ -110,8 +115,7 @@ class Dropout2d(_Layer):
     (True, False)
     """
 
-    _function = F.dropout2d
-    _channel = True
+    _variant = VARIANTS["dropout2d"]
 
 
 class Dropout3d(_Layer):
@@ -122,8 +126,7 @@ class Dropout3d(_Layer):
     Dropout3d(p=0.5, inplace=False)
     """
 
-    _function = F.dropout3d
-    _channel = True
+    _variant = VARIANTS["dropout3d"]
 
 
 class AlphaDropout(_Layer):
@@ -134,7 +137,7 @@ class AlphaDropout(_Layer):
     AlphaDropout(p=0.2, inplace=False)
     """
 
-    _function = F.alpha_dropout
+    _variant = VARIANTS["alpha_dropout"]
 
 
 class FeatureAlphaDropout(_Layer):
@@ -145,4 +148,4 @@ class FeatureAlphaDropout(_Layer):
     True
     """
 
-    _function = F.feature_alpha_dropout
+    _variant = VARIANTS["feature_alpha_dropout"]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import math
 import struct
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +35,8 @@ def _round(value: float, mant: int) -> float:
         bits = struct.unpack("<I", struct.pack("<f", f32))[0]
         bits = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) << 16
         return float(struct.unpack("<f", struct.pack("<I", bits & 0xFFFFFFFF))[0])
-    raise ValueError(f"unsupported float format with {mant} mantissa bits")
+    msg = f"unsupported float format with {mant} mantissa bits"
+    raise ValueError(msg)
 
 
 def _opmath(mant: int) -> int:
@@ -68,6 +71,53 @@ def alpha_constants(p: float, mant: int) -> tuple[float, float, float]:
     shift = _round(SELU_SATURATION * a * p, mant)  # add_ rounds its scalar to the dtype
     b_drop = _round(_round(neg_alpha_a + shift, op), mant)
     return _round(_round(a, op), mant), shift, b_drop
+
+
+@dataclass(frozen=True)
+class Transform:
+    """What dropout does to values: kept ``x * a`` (``+ b_keep`` if ``alpha``), dropped exactly
+    ``b_drop``. Inverted dropout is ``Transform(s)``: kept ``x * s``, dropped ``+0.0``."""
+
+    a: float
+    b_keep: float = 0.0
+    b_drop: float = 0.0
+    alpha: bool = False
+
+
+def inverted_transform(p: float, mant: int, mask: Any = None) -> Transform:
+    """Inverted dropout: kept ``x * s`` with PyTorch's rounded ``s``, dropped ``+0.0``.
+
+    >>> inverted_transform(0.5, 23)
+    Transform(a=2.0, b_keep=0.0, b_drop=0.0, alpha=False)
+    """
+    return _inverted(p, mant)
+
+
+def alpha_transform(p: float, mant: int, mask: Any = None) -> Transform:
+    """Alpha dropout, PyTorch's definition (see :func:`alpha_constants`)."""
+    return _alpha(p, mant)
+
+
+@functools.lru_cache(maxsize=256)
+def _inverted(p: float, mant: int) -> Transform:
+    return Transform(keep_scale(p, mant))
+
+
+@functools.lru_cache(maxsize=256)
+def _alpha(p: float, mant: int) -> Transform:
+    return Transform(*alpha_constants(p, mant), alpha=True)
+
+
+MASK32 = 0xFFFFFFFF
+
+
+def keeps_nothing(threshold: int) -> bool:
+    """Whether ``p`` rounds to 1 in 32 bits, so that the portable stream keeps no entry.
+
+    >>> keeps_nothing(drop_threshold(1 - 2**-34)), keeps_nothing(drop_threshold(0.999))
+    (True, False)
+    """
+    return threshold > MASK32
 
 
 def drop_threshold(p: float) -> int:

@@ -1,8 +1,13 @@
-"""Every user-facing error message, in one place. Nothing here touches the input."""
+"""Every user-facing error message, in one place. Nothing here touches the input.
+
+Each check or raiser takes ``fn``, the public name the user called (``dropout2d``,
+``Dropout2d``, ``manual_seed``...), so that every message starts with it.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from numbers import Real
 from typing import Any, NoReturn
 
@@ -11,74 +16,197 @@ from ._shapes import DATA_FORMATS
 SUPPORTED = (
     "numpy.ndarray, torch.Tensor, jax.Array, cupy.ndarray, dask.array.Array, or any array-API array"
 )
+_MASK64 = 2**64 - 1
 
 
 def type_name(obj: object) -> str:
+    """``list``, ``numpy.ndarray``, ``torch.Tensor``: the type as users write it."""
     cls = type(obj)
     module = cls.__module__.split(".")[0]
     return cls.__name__ if module == "builtins" else f"{module}.{cls.__name__}"
 
 
 def check_p(fn: str, p: object) -> float:
+    """``p`` as a float in ``[0, 1]``."""
     if type(p) is float and 0.0 <= p <= 1.0:  # the common case, without the ABC check
         return p
     if isinstance(p, bool) or not isinstance(p, Real):
-        raise TypeError(f"{fn}(): `p` must be a real number in [0, 1]; got {p!r} ({type_name(p)})")
+        msg = f"{fn}(): `p` must be a real number in [0, 1]; got {p!r} ({type_name(p)})"
+        raise TypeError(msg)
     value = float(p)
     if math.isnan(value) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"{fn}(): `p` must be a probability in [0, 1]; got {p!r}")
+        msg = f"{fn}(): `p` must be a probability in [0, 1]; got {p!r}"
+        raise ValueError(msg)
     return value
 
 
 def check_bool(fn: str, name: str, value: object) -> bool:
+    """``value`` if it is a Python bool (not ``1``, not ``numpy.bool_``)."""
     if value is True or value is False:
         return value
-    if not isinstance(value, bool):
-        raise TypeError(f"{fn}(): `{name}` must be a bool; got {value!r} ({type_name(value)})")
-    return value
+    msg = f"{fn}(): `{name}` must be a bool; got {value!r} ({type_name(value)})"
+    raise TypeError(msg)
 
 
 def check_data_format(fn: str, data_format: object) -> str:
-    if data_format not in DATA_FORMATS:
-        raise ValueError(
-            f"{fn}(): `data_format` must be 'channels_first' or 'channels_last'; "
-            f"got {data_format!r}"
-        )
-    return str(data_format)
+    """``'channels_first'`` or ``'channels_last'``."""
+    if type(data_format) is str and data_format in DATA_FORMATS:
+        return data_format
+    msg = (
+        f"{fn}(): `data_format` must be 'channels_first' or 'channels_last'; got {data_format!r}"
+    )
+    raise ValueError(msg)
+
+
+def check_choice(fn: str, name: str, value: object, choices: Iterable[str]) -> str:
+    """``value`` if it is one of ``choices`` (strings)."""
+    allowed = tuple(choices)
+    if type(value) is str and value in allowed:
+        return value
+    msg = f"{fn}(): `{name}` must be one of {', '.join(allowed)}; got {value!r}"
+    raise ValueError(msg)
+
+
+def check_seed(fn: str, seed: object, name: str = "seed") -> int:
+    """An integer seed (or counter) in ``[0, 2**64)``."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        msg = f"{fn}(): `{name}` must be an int in [0, 2**64); got {seed!r} ({type_name(seed)})"
+        raise TypeError(msg)
+    if not 0 <= seed <= _MASK64:
+        msg = f"{fn}(): `{name}` must be in [0, 2**64); got {seed}"
+        raise ValueError(msg)
+    return int(seed)
+
+
+def check_threads(fn: str, n: object) -> int:
+    """A thread count: an int >= 1."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        msg = f"{fn}(): `n` must be an int >= 1; got {n!r}"
+        raise ValueError(msg)
+    return n
 
 
 def not_an_array(fn: str, obj: object) -> NoReturn:
+    """``input`` is not an array of a supported library."""
     hint = ""
     if type_name(obj).startswith("numpy."):  # a NumPy scalar
         hint = "\n    Use numpy.asarray(x) for a 0-d array."
     elif isinstance(obj, (list, tuple)):
         hint = "\n    Convert it first, for example with numpy.asarray(x)."
-    raise TypeError(f"{fn}(): `input` must be an array ({SUPPORTED}); got {type_name(obj)}{hint}")
+    msg = f"{fn}(): `input` must be an array ({SUPPORTED}); got {type_name(obj)}{hint}"
+    raise TypeError(msg)
 
 
 def not_floating(fn: str, dtype: Any) -> NoReturn:
-    raise TypeError(
+    """Dropout in training needs a floating dtype."""
+    msg = (
         f"{fn}(): dropout in training with 0 < p needs a floating-point `input`; got dtype {dtype}"
         "\n    Cast it first, for example x.astype(numpy.float32)."
     )
+    raise TypeError(msg)
 
 
 def not_writeable(fn: str, what: str) -> NoReturn:
-    raise ValueError(
+    """``inplace=True`` on an array that cannot be written."""
+    msg = (
         f"{fn}(): inplace=True, but {what} cannot be written; the input is unchanged."
         "\n    Use inplace=False."
     )
+    raise ValueError(msg)
 
 
 def bad_generator(fn: str, generator: object, backend: str) -> NoReturn:
-    raise TypeError(
+    """A ``generator`` of a kind that this input's framework cannot use."""
+    msg = (
         f"{fn}(): `generator` must be None, an int seed, a spatial_dropout.Generator, or the "
         f"native generator of the input's framework; got {type_name(generator)} for a "
         f"{backend} input"
     )
+    raise TypeError(msg)
+
+
+def generator_and_key(fn: str) -> NoReturn:
+    """Both ``generator`` and ``key`` were given."""
+    msg = f"{fn}(): pass `generator` or `key`, not both"
+    raise TypeError(msg)
+
+
+def generator_under_trace(fn: str) -> NoReturn:
+    """A stateful ``Generator`` inside a traced JAX function."""
+    msg = (
+        f"{fn}(): a spatial_dropout.Generator cannot advance inside a traced JAX function (jit, "
+        "vmap, grad): its first mask would be baked in.\n    Pass key=jax.random.key(seed) (the "
+        "same mask as generator=seed elsewhere)."
+    )
+    raise ValueError(msg)
+
+
+def needs_key(fn: str, traced: bool) -> NoReturn:
+    """A JAX array without a key."""
+    baked = (
+        "; under jax.jit a mask drawn without one would be baked into the compiled function"
+        if traced
+        else ""
+    )
+    msg = (
+        f"{fn}(): a jax.Array needs an explicit `key` (JAX has no global random state){baked}."
+        "\n    Pass key=jax.random.key(0), or an int seed as generator=."
+    )
+    raise ValueError(msg)
+
+
+def too_many_entries(fn: str, n: int, limit: int) -> NoReturn:
+    """A portable mask beyond the Philox counter's range."""
+    msg = (
+        f"{fn}(): the portable generator supports at most 2**{limit.bit_length() - 1} mask "
+        f"entries; got {n}"
+    )
+    raise ValueError(msg)
 
 
 def bad_mask(fn: str, mask_shape: tuple[int, ...], input_shape: tuple[int, ...]) -> NoReturn:
-    raise ValueError(
-        f"{fn}(): `mask` of shape {mask_shape} does not broadcast to `input` of shape {input_shape}"
+    """``apply_mask``'s mask does not broadcast to the input."""
+    msg = f"{fn}(): `mask` of shape {mask_shape} does not broadcast to `input` of shape {input_shape}"
+    raise ValueError(msg)
+
+
+def bad_mask_type(fn: str, mask: object) -> NoReturn:
+    """``apply_mask``'s mask is not a boolean array of the input's library."""
+    what = type_name(mask)
+    dtype = getattr(mask, "dtype", None)
+    got = f"{what} of dtype {dtype}" if dtype is not None else what
+    msg = f"{fn}(): `mask` must be a boolean array of the input's library; got {got}"
+    raise TypeError(msg)
+
+
+def unknown_option(fn: str, name: object, accepted: Iterable[str]) -> NoReturn:
+    """A key of the options mapping that is not an option."""
+    msg = f"{fn}(): unknown option {name!r} in the options mapping; accepted: {', '.join(accepted)}"
+    raise TypeError(msg)
+
+
+def not_for_variant(fn: str, name: str, which: str) -> NoReturn:
+    """A layer argument that this variant does not take."""
+    msg = f"{fn}(): `{name}` applies only to {which}"
+    raise ValueError(msg)
+
+
+def bad_rngs(fn: str, rngs: object) -> NoReturn:
+    """Flax: ``rngs`` of the wrong type."""
+    msg = f"{fn}(): `rngs` must be nnx.Rngs, nnx.RngStream or None; got {type_name(rngs)}"
+    raise TypeError(msg)
+
+
+def no_randomness(fn: str, what: str) -> NoReturn:
+    """A layer in training mode that was given nothing to draw its mask from."""
+    msg = f"{fn}(): {what}"
+    raise ValueError(msg)
+
+
+def is_dropout_module(fn: str, name: str) -> NoReturn:
+    """``replace_dropout`` on a dropout module itself."""
+    msg = (
+        f"{fn}(): `model` is itself a dropout module; wrap it in a container, or build "
+        f"spatial_dropout.torch.{name} directly"
     )
+    raise TypeError(msg)

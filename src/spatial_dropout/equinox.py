@@ -16,7 +16,9 @@ from typing import Any, ClassVar
 import equinox as eqx
 import jax
 
-from . import _functional as F
+from . import _validation as v
+from ._functional import _run
+from ._variants import VARIANTS, Variant
 
 __all__ = ["AlphaDropout", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "FeatureAlphaDropout"]
 
@@ -31,8 +33,7 @@ class _Layer(eqx.Module):
     0.25
     """
 
-    _function: ClassVar[Any]
-    _channel: ClassVar[bool] = False
+    _variant: ClassVar[Variant]
     p: float = 0.5
     inference: bool = False
     data_format: str = "channels_last"
@@ -44,48 +45,42 @@ class _Layer(eqx.Module):
         if off:
             return x
         if key is None:
-            raise ValueError(f"{type(self).__name__}: a `key` is required when inference=False")
-        kwargs: dict[str, Any] = {"key": key}
-        if self._channel:
-            kwargs["data_format"] = self.data_format
-        out: jax.Array = type(self)._function(x, self.p, True, **kwargs)
+            v.no_randomness(type(self).__name__, "a `key` is required when inference=False")
+        out: jax.Array = _run(self._variant, x, self.p, True, False, None, key, self.data_format)
         return out
 
 
 class Dropout(_Layer):
     """Element-wise dropout; see :func:`spatial_dropout.dropout`."""
 
-    _function = F.dropout
+    _variant = VARIANTS["dropout"]
 
 
 class Dropout1d(_Layer):
     """Channel dropout of ``(N, L, C)``; see :func:`spatial_dropout.dropout1d`."""
 
-    _function = F.dropout1d
-    _channel = True
+    _variant = VARIANTS["dropout1d"]
 
 
 class Dropout2d(_Layer):
     """Channel dropout of ``(N, H, W, C)``; see :func:`spatial_dropout.dropout2d`."""
 
-    _function = F.dropout2d
-    _channel = True
+    _variant = VARIANTS["dropout2d"]
 
 
 class Dropout3d(_Layer):
     """Channel dropout of ``(N, D, H, W, C)``; see :func:`spatial_dropout.dropout3d`."""
 
-    _function = F.dropout3d
-    _channel = True
+    _variant = VARIANTS["dropout3d"]
 
 
 class AlphaDropout(_Layer):
     """Alpha dropout for SELU networks; see :func:`spatial_dropout.alpha_dropout`."""
 
-    _function = F.alpha_dropout
+    _variant = VARIANTS["alpha_dropout"]
 
 
 class FeatureAlphaDropout(_Layer):
     """Channel-wise alpha dropout; see :func:`spatial_dropout.feature_alpha_dropout`."""
 
-    _function = F.feature_alpha_dropout
+    _variant = VARIANTS["feature_alpha_dropout"]

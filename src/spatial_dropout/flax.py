@@ -21,8 +21,9 @@ from typing import Any, ClassVar
 import jax
 from flax import nnx
 
-from . import _functional as F
+from ._functional import _run
 from . import _validation as v
+from ._variants import VARIANTS, Variant
 
 __all__ = ["AlphaDropout", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "FeatureAlphaDropout"]
 
@@ -37,9 +38,7 @@ class _Layer(nnx.Module):
     0.5
     """
 
-    _function: ClassVar[Any]
-    _channel: ClassVar[bool] = False
-    _alpha: ClassVar[bool] = False
+    _variant: ClassVar[Variant]
 
     def __init__(
         self,
@@ -62,9 +61,7 @@ class _Layer(nnx.Module):
         elif rngs is None:
             self.rngs = nnx.data(None)
         else:
-            raise TypeError(
-                f"{name}(): `rngs` must be nnx.Rngs, nnx.RngStream or None; got {rngs!r}"
-            )
+            v.bad_rngs(name, rngs)
 
     def __call__(
         self,
@@ -83,13 +80,11 @@ class _Layer(nnx.Module):
         elif isinstance(stream, nnx.RngStream):
             key = stream()
         elif stream is None:
-            raise ValueError(f"{name}: deterministic is False, but no `rngs` was given")
+            v.no_randomness(name, "deterministic is False, but no `rngs` was given")
         else:
             key = stream
-        kwargs: dict[str, Any] = {"key": key}
-        if self._channel:
-            kwargs["data_format"] = self.data_format
-        out: jax.Array = type(self)._function(inputs, self.rate, True, **kwargs)
+        out: jax.Array = _run(self._variant, inputs, self.rate, True, False, None, key,
+                              self.data_format)  # fmt: skip
         return out
 
     def set_view(self, deterministic: bool | None = None) -> None:
@@ -101,38 +96,35 @@ class _Layer(nnx.Module):
 class Dropout(_Layer):
     """Element-wise dropout; see :func:`spatial_dropout.dropout`."""
 
-    _function = F.dropout
+    _variant = VARIANTS["dropout"]
 
 
 class Dropout1d(_Layer):
     """Channel dropout of ``(N, L, C)``; see :func:`spatial_dropout.dropout1d`."""
 
-    _function = F.dropout1d
-    _channel = True
+    _variant = VARIANTS["dropout1d"]
 
 
 class Dropout2d(_Layer):
     """Channel dropout of ``(N, H, W, C)``; see :func:`spatial_dropout.dropout2d`."""
 
-    _function = F.dropout2d
-    _channel = True
+    _variant = VARIANTS["dropout2d"]
 
 
 class Dropout3d(_Layer):
     """Channel dropout of ``(N, D, H, W, C)``; see :func:`spatial_dropout.dropout3d`."""
 
-    _function = F.dropout3d
-    _channel = True
+    _variant = VARIANTS["dropout3d"]
 
 
 class AlphaDropout(_Layer):
     """Alpha dropout for SELU networks; see :func:`spatial_dropout.alpha_dropout`."""
 
-    _function = F.alpha_dropout
+    _variant = VARIANTS["alpha_dropout"]
 
 
 class FeatureAlphaDropout(_Layer):
     """Channel-wise alpha dropout (mask ``(N, C, 1, ...)``); see
     :func:`spatial_dropout.feature_alpha_dropout`."""
 
-    _function = F.feature_alpha_dropout
+    _variant = VARIANTS["feature_alpha_dropout"]

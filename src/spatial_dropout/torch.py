@@ -15,8 +15,9 @@ from typing import Any, cast
 
 import torch
 
-from . import _functional as F
+from . import _validation as v
 from ._layers import DropoutMixin
+from ._variants import VARIANTS
 
 __all__ = [
     "AlphaDropout",
@@ -43,7 +44,7 @@ class Dropout(_Module):
     torch.Size([4])
     """
 
-    _function = F.dropout
+    _variant = VARIANTS["dropout"]
 
 
 class Dropout1d(_Module):
@@ -54,8 +55,7 @@ class Dropout1d(_Module):
     30.0
     """
 
-    _function = F.dropout1d
-    _channel = True
+    _variant = VARIANTS["dropout1d"]
 
 
 class Dropout2d(_Module):
@@ -70,8 +70,7 @@ class Dropout2d(_Module):
     True
     """
 
-    _function = F.dropout2d
-    _channel = True
+    _variant = VARIANTS["dropout2d"]
 
 
 class Dropout3d(_Module):
@@ -82,8 +81,7 @@ class Dropout3d(_Module):
     torch.Size([1, 4, 2, 2, 2])
     """
 
-    _function = F.dropout3d
-    _channel = True
+    _variant = VARIANTS["dropout3d"]
 
 
 class AlphaDropout(_Module):
@@ -94,7 +92,7 @@ class AlphaDropout(_Module):
     AlphaDropout(p=0.2, inplace=False)
     """
 
-    _function = F.alpha_dropout
+    _variant = VARIANTS["alpha_dropout"]
 
 
 class FeatureAlphaDropout(_Module):
@@ -105,16 +103,12 @@ class FeatureAlphaDropout(_Module):
     torch.Size([2, 3, 4])
     """
 
-    _function = F.feature_alpha_dropout
+    _variant = VARIANTS["feature_alpha_dropout"]
 
 
+# torch.nn's module of each variant (by its layer name) -> ours
 _REPLACEMENTS: dict[type[torch.nn.Module], type[_Module]] = {
-    torch.nn.Dropout: Dropout,
-    torch.nn.Dropout1d: Dropout1d,
-    torch.nn.Dropout2d: Dropout2d,
-    torch.nn.Dropout3d: Dropout3d,
-    torch.nn.AlphaDropout: AlphaDropout,
-    torch.nn.FeatureAlphaDropout: FeatureAlphaDropout,
+    getattr(torch.nn, variant.layer): globals()[variant.layer] for variant in VARIANTS.values()
 }
 
 
@@ -137,10 +131,7 @@ def replace_dropout(model: torch.nn.Module, **kwargs: Any) -> torch.nn.Module:
     Dropout2d(p=0.1, inplace=False)
     """
     if isinstance(model, tuple(_REPLACEMENTS)):
-        raise TypeError(
-            "replace_dropout(): `model` is itself a dropout module; wrap it in a container, "
-            f"or build spatial_dropout.torch.{type(model).__name__} directly"
-        )
+        v.is_dropout_module("replace_dropout", type(model).__name__)
     for name, child in list(model.named_children()):
         cls = _REPLACEMENTS.get(type(child))
         if cls is not None:

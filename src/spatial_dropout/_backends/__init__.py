@@ -1,33 +1,28 @@
 """Which backend serves an array. Adding a framework is one file and one row of ``_TABLE``.
 
-Detection asks ``sys.modules``-based type tests that never import a framework: an array of a
-framework that was never imported cannot exist.
+Every backend implements the contract of ``_contract.Backend`` in full. Detection asks
+``sys.modules``-based type tests that never import a framework: an array of a framework that
+was never imported cannot exist.
 """
 
 from __future__ import annotations
 
+from .. import _validation as v
 from ._array_api import ArrayAPIBackend
+from ._contract import Backend
 from ._jax import JaxBackend
 from ._numpy import NumPyBackend
 from ._torch import TorchBackend
 
-_TABLE: tuple[type[ArrayAPIBackend], ...] = (
-    NumPyBackend,
-    TorchBackend,
-    JaxBackend,
-    ArrayAPIBackend,
-)
-_INSTANCES: dict[type[ArrayAPIBackend], ArrayAPIBackend] = {}
+_TABLE: tuple[Backend, ...] = (NumPyBackend(), TorchBackend(), JaxBackend(), ArrayAPIBackend())
 
 
-def backend_for(x: object) -> ArrayAPIBackend | None:
-    """The backend for ``x``, or ``None`` if ``x`` is not an array we support."""
-    for cls in _TABLE:
-        if cls.matches(x):
-            if cls not in _INSTANCES:
-                _INSTANCES[cls] = cls()
-            return _INSTANCES[cls]
-    return None
+def backend_for(fn: str, x: object) -> Backend:
+    """The backend for ``x``; a ``TypeError`` naming ``fn`` if ``x`` is not a supported array."""
+    for backend in _TABLE:
+        if backend.matches(x):
+            return backend
+    v.not_an_array(fn, x)
 
 
-__all__ = ["ArrayAPIBackend", "backend_for"]
+__all__ = ["Backend", "backend_for"]

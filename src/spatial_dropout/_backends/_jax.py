@@ -9,15 +9,15 @@ traced (never baked in) and, with sharded data, computed where the data lives.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 import array_api_compat as compat
 
 from .. import _validation as v
-from .._random import Generator
 from .._random._philox import words_at
-from .._scale import drop_threshold
-from ._array_api import ArrayAPIBackend
+from .._random._source import Key, Portable, Source
+from .._scale import Transform, drop_threshold, keeps_nothing
+from . import _reference as ref
 
 _MASK32 = 0xFFFFFFFF
 
@@ -28,26 +28,22 @@ def _jax() -> Any:
     return jax
 
 
-class JaxBackend(ArrayAPIBackend):
+class JaxBackend:
+    """``jax.Array`` and tracers: a key (or an int seed) is required to draw a mask."""
+
     name = "jax.Array"
+    default_stream: Literal["global", "native"] = "native"  # JAX has none: a key is needed
+    max_entries = 2**32  # the logical index is a uint32 array
 
     @staticmethod
     def matches(x: object) -> bool:
         return bool(compat.is_jax_array(x))
 
-    def namespace(self, x: Any) -> Any:
-        import jax.numpy as jnp
-
-        return jnp
-
-    def is_floating(self, x: Any) -> bool:
-        import jax.numpy as jnp
-
-        return bool(jnp.issubdtype(x.dtype, jnp.floating))
-
     def mantissa(self, x: Any) -> int:
         import jax.numpy as jnp
 
+        if not jnp.issubdtype(x.dtype, jnp.floating):
+            return 0
         return int(jnp.finfo(x.dtype).nmant)  # type: ignore[no-untyped-call]
 
     def size(self, x: Any) -> int:
@@ -56,52 +52,55 @@ class JaxBackend(ArrayAPIBackend):
     def why_not_writeable(self, x: Any) -> str | None:
         return "a jax.Array (immutable)"
 
-    def keep_mask(
-        self, fn: str, x: Any, shape: tuple[int, ...], p: float, generator: object
-    ) -> Any:
-        jax = _jax()
-        traced = isinstance(x, jax.core.Tracer)
-        if generator is None:
-            raise ValueError(
-                f"{fn}(): a jax.Array needs an explicit `key` (JAX has no global random state)"
-                + (
-                    "; under jax.jit a mask drawn without one would be baked into the compiled "
-                    "function"
-                    if traced
-                    else ""
-                )
-                + ".\n    Pass key=jax.random.key(0), or an int seed as generator=."
-            )
-        if isinstance(generator, Generator):
-            if traced:
-                raise ValueError(
-                    f"{fn}(): a spatial_dropout.Generator cannot advance inside a traced JAX "
-                    "function (jit, vmap, grad): its first mask would be baked in.\n    Pass "
-                    "key=jax.random.key(seed) (the same mask as generator=seed elsewhere)."
-                )
-            return super().keep_mask(fn, x, shape, p, generator)
-        if isinstance(generator, int) and not isinstance(generator, bool):
-            return super().keep_mask(fn, x, shape, p, generator)
-        key = _key_words(generator)
-        if key is None:
-            v.bad_generator(fn, generator, self.name)
-        return self._keep(shape, p, key, (0, 0))
+    def can_advance(self, x: Any) -> bool:
+        return not isinstance(x, _jax().core.Tracer)
 
-    def portable_keep(
-        self, x: Any, shape: tuple[int, ...], p: float, seed: int, stream: int
-    ) -> Any:
-        key = (seed & _MASK32, seed >> 32)
-        return self._keep(shape, p, key, (stream & _MASK32, stream >> 32))
+    def native_source(self, generator: object) -> Source | None:
+        words = _key_words(generator)
+        return None if words is None else Key(words)
+
+    def is_mask(self, x: Any, mask: object) -> bool:
+        return self.matches(mask) and mask.dtype == bool  # type: ignore[attr-defined]
+
+    def mask(self, fn: str, x: Any, shape: tuple[int, ...], p: float, source: Source) -> Any:
+        if isinstance(source, Key):
+            return self._keep(shape, p, source.words, (0, 0))
+        if not isinstance(source, Portable):  # generator=None: JAX has no global stream
+            v.needs_key(fn, not self.can_advance(x))
+        seed, counter = source.take()
+        key, stream = (seed & _MASK32, seed >> 32), (counter & _MASK32, counter >> 32)
+        return self._keep(shape, p, key, stream)
 
     def _keep(self, shape: tuple[int, ...], p: float, key: Any, stream: tuple[int, int]) -> Any:
         import jax.numpy as jnp
 
         threshold = drop_threshold(p)
-        if threshold > _MASK32:
+        if keeps_nothing(threshold):
             return jnp.zeros(shape, dtype=bool)
         index = jnp.arange(math.prod(shape), dtype=jnp.uint32).reshape(shape)
         words = words_at(jnp, index, key, stream)
         return words >= jnp.uint32(threshold)
+
+    def dropout(
+        self, fn: str, x: Any, shape: tuple[int, ...], p: float, source: Source, t: Transform,
+        inplace: bool,
+    ) -> Any:  # fmt: skip
+        return self.apply(x, self.mask(fn, x, shape, p, source), t, inplace)
+
+    def apply(self, x: Any, keep: Any, t: Transform, inplace: bool) -> Any:
+        import jax.numpy as jnp
+
+        return ref.apply(jnp, x, keep, t, inplace)
+
+    def zeros(self, x: Any, inplace: bool) -> Any:
+        import jax.numpy as jnp
+
+        return jnp.zeros_like(x)
+
+    def full(self, x: Any, shape: tuple[int, ...], value: bool) -> Any:
+        import jax.numpy as jnp
+
+        return jnp.full(shape, value, dtype=bool)
 
 
 def _key_words(key: object) -> tuple[Any, Any] | None:
@@ -110,11 +109,13 @@ def _key_words(key: object) -> tuple[Any, Any] | None:
     if not compat.is_jax_array(key):
         return None
     arr: Any = key
+    words = 2  # a raw key is exactly a PRNGKey's two words; a typed key's impl may hold more
     if jax.dtypes.issubdtype(arr.dtype, jax.dtypes.prng_key):
         if arr.shape != ():
             return None
         arr = jax.random.key_data(arr)
-    if arr.dtype != jax.numpy.uint32 or arr.ndim != 1 or arr.shape[0] < 2:
+        words = max(2, arr.shape[-1]) if arr.ndim == 1 else 2
+    if arr.dtype != jax.numpy.uint32 or arr.shape != (words,):
         return None
     # PRNGKey(s) holds (s >> 32, s & 0xFFFFFFFF): read it as the 64-bit seed s
     return arr[-1], arr[-2]

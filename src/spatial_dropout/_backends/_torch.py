@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Any
+from typing import Any, Literal
 
-from .._random import Generator
-from .._scale import drop_threshold
-from ._array_api import ArrayAPIBackend
+from .. import _validation as v
+from .._random._source import Native, Portable, Source
+from .._scale import Transform, drop_threshold, keeps_nothing
+from ._contract import MAX_ENTRIES
 
 _MASK32 = 0xFFFFFFFF
 
@@ -26,23 +27,21 @@ def _torch() -> Any:
     return torch
 
 
-class TorchBackend(ArrayAPIBackend):
+class TorchBackend:
+    """``torch.Tensor`` on any device: torch's default generator for ``generator=None``."""
+
     name = "torch.Tensor"
+    default_stream: Literal["global", "native"] = "native"
+    max_entries = MAX_ENTRIES
 
     @staticmethod
     def matches(x: object) -> bool:
         torch = sys.modules.get("torch")  # no torch imported: no tensor can exist
         return torch is not None and isinstance(x, torch.Tensor)
 
-    def namespace(self, x: Any) -> Any:
-        import array_api_compat.torch as xp
-
-        return xp
-
-    def is_floating(self, x: Any) -> bool:
-        return bool(x.is_floating_point())
-
     def mantissa(self, x: Any) -> int:
+        if not x.is_floating_point():
+            return 0
         return {64: 52, 32: 23}.get(x.dtype.itemsize * 8, 7 if x.dtype == _torch().bfloat16 else 10)
 
     def size(self, x: Any) -> int:
@@ -56,73 +55,59 @@ class TorchBackend(ArrayAPIBackend):
             return "an inference torch.Tensor outside inference mode"
         return None
 
-    def word_dtype(self, xp: Any) -> Any:
-        return xp.int64
+    def can_advance(self, x: Any) -> bool:
+        return True
 
-    def keep_mask(
-        self, fn: str, x: Any, shape: tuple[int, ...], p: float, generator: object
-    ) -> Any:
-        if generator is None:  # torch's default generator, exactly as F.dropout2d draws
-            return self._bernoulli(x, shape, p, None)
-        return super().keep_mask(fn, x, shape, p, generator)
+    def native_source(self, generator: object) -> Source | None:
+        return Native(generator) if isinstance(generator, _torch().Generator) else None
 
-    def portable_keep(
-        self, x: Any, shape: tuple[int, ...], p: float, seed: int, stream: int
-    ) -> Any:
+    def is_mask(self, x: Any, mask: object) -> bool:
+        torch = _torch()
+        return isinstance(mask, torch.Tensor) and mask.dtype == torch.bool
+
+    def mask(self, fn: str, x: Any, shape: tuple[int, ...], p: float, source: Source) -> Any:
+        if isinstance(source, Native):  # torch's generators, exactly as F.dropout2d draws
+            return self._noise(x, shape, p, source.generator) != 0
+        if not isinstance(source, Portable):
+            v.bad_generator(fn, source, self.name)
+        torch = _torch()
+        seed, counter = source.take(locked=not torch.compiler.is_compiling())
         threshold = drop_threshold(p)
-        if threshold > _MASK32:
-            return x.new_zeros(shape, dtype=_torch().bool)
-        key, ctr = [seed & _MASK32, seed >> 32], [stream & _MASK32, stream >> 32]
+        if keeps_nothing(threshold):
+            return x.new_zeros(shape, dtype=torch.bool)
         from ._torch_ops import portable_keep
 
-        keep = portable_keep(x, math.prod(shape), key, ctr, threshold)
-        return keep.reshape(shape)
-
-    def next_stream(self, generator: Generator) -> tuple[int, int]:
-        if _torch().compiler.is_compiling():
-            return generator._advance()
-        return generator.next_stream()
-
-    def native_keep(
-        self, fn: str, x: Any, shape: tuple[int, ...], p: float, generator: object
-    ) -> Any:
-        if isinstance(generator, _torch().Generator):
-            return self._bernoulli(x, shape, p, generator)
-        return super().native_keep(fn, x, shape, p, generator)
-
-    def _bernoulli(self, x: Any, shape: tuple[int, ...], p: float, generator: Any) -> Any:
-        return self._noise(x, shape, p, generator) != 0
+        key, ctr = [seed & _MASK32, seed >> 32], [counter & _MASK32, counter >> 32]
+        return portable_keep(x, math.prod(shape), key, ctr, threshold).reshape(shape)
 
     def _noise(self, x: Any, shape: tuple[int, ...], p: float, generator: Any) -> Any:
         # F.dropout2d: noise = empty((N, C, 1, 1), like input).bernoulli_(1 - p); same draw.
         return x.new_empty(shape).bernoulli_(1 - p, generator=generator)
 
-    def fused(
-        self, fn: str, x: Any, shape: tuple[int, ...], p: float, generator: object,
-        scale: float, inplace: bool,
+    def dropout(
+        self, fn: str, x: Any, shape: tuple[int, ...], p: float, source: Source, t: Transform,
+        inplace: bool,
     ) -> Any:  # fmt: skip
-        """Torch's own generators: the kernel takes ``bernoulli_``'s 0/1 noise as the mask,
-        without a separate op to turn it into booleans."""
-        if generator is not None and not isinstance(generator, _torch().Generator):
-            return None
+        if isinstance(source, Native) and not t.alpha:
+            # the kernel takes bernoulli_'s 0/1 noise as the mask: no op to make booleans
+            from ._torch_ops import scaled_mask
+
+            return scaled_mask(x, self._noise(x, shape, p, source.generator), t.a, inplace)
+        return self.apply(x, self.mask(fn, x, shape, p, source), t, inplace)
+
+    def apply(self, x: Any, keep: Any, t: Transform, inplace: bool) -> Any:
+        if t.alpha:
+            out = x.mul_(t.a) if inplace else x * t.a
+            return out.add_(t.b_keep).masked_fill_(~keep, t.b_drop)
         from ._torch_ops import scaled_mask
 
-        return scaled_mask(x, self._noise(x, shape, p, generator), scale, inplace)
-
-    def apply_keep(self, x: Any, keep: Any, scale: float, inplace: bool) -> Any:
-        from ._torch_ops import scaled_mask
-
-        return scaled_mask(x, keep, scale, inplace)
-
-    def apply_alpha(
-        self, x: Any, keep: Any, consts: tuple[float, float, float], inplace: bool
-    ) -> Any:
-        a, b_keep, b_drop = consts
-        out = x.mul_(a) if inplace else x * a
-        return out.add_(b_keep).masked_fill_(~keep, b_drop)
+        return scaled_mask(x, keep, t.a, inplace)
 
     def zeros(self, x: Any, inplace: bool) -> Any:
         # Through a multiply, as PyTorch does at p == 1, so that autograd sees a zero gradient;
         # then a fill, since x * 0 is NaN where x is inf.
         out = x.mul_(0.0) if inplace else x * 0.0
         return out.fill_(0.0)
+
+    def full(self, x: Any, shape: tuple[int, ...], value: bool) -> Any:
+        return x.new_full(shape, value, dtype=_torch().bool)

@@ -4,14 +4,13 @@ imports torch.)"""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 import torch
 
 from .._random import random_words
-from ._numpy import _elementwise, mulzero
+from . import _cpu
 
 
 @torch.library.custom_op(
@@ -37,21 +36,11 @@ def _(like: torch.Tensor, n: int, key: list[int], stream: list[int], threshold: 
     return like.new_empty((n,), dtype=torch.bool)
 
 
-def _rows(x: torch.Tensor, keep: torch.Tensor) -> int:
-    """Planes of a C-contiguous CPU ``x`` under a ``(a, b, ..., 1, 1)`` mask, else 0."""
-    if x.is_cuda or not x.is_contiguous() or x.device.type != "cpu":
-        return 0
-    if torch.compiler.is_compiling():  # fake tensors have no memory to run a kernel on
-        return 0
-    shape, kshape = x.shape, keep.shape
-    if len(kshape) == 4 and kshape[2] == kshape[3] == 1 and kshape[:2] == shape[:2]:
-        return kshape[0] * kshape[1]  # (N, C, 1, 1): the common case, at once
-    lead = len(kshape)
-    while lead and kshape[lead - 1] == 1:
-        lead -= 1
-    if lead == 0 or kshape[:lead] != shape[:lead]:
-        return 0
-    return math.prod(shape[:lead])
+def _rows(x: torch.Tensor, keep: torch.Tensor) -> int | None:
+    """Planes of a C-contiguous CPU ``x`` under ``keep`` (see ``_cpu.planes``), else None."""
+    if x.device.type != "cpu" or not x.is_contiguous() or torch.compiler.is_compiling():
+        return None  # (fake tensors under compile have no memory to run a kernel on)
+    return _cpu.planes(tuple(x.shape), tuple(keep.shape))
 
 
 _NUMPY_DTYPES = (torch.float32, torch.float64)
@@ -63,7 +52,7 @@ def _kernel(x: torch.Tensor, keep: torch.Tensor, scale: float, inplace: bool) ->
     tensors' memory (a broadcast ``masked_fill_`` costs several times the multiply,
     ``index_fill_`` about half of it); elsewhere a multiply, then a fill."""
     rows = _rows(x, keep)
-    if rows and x.dtype in _NUMPY_DTYPES:
+    if rows is not None and x.dtype in _NUMPY_DTYPES:
         out = x if inplace else torch.empty_like(x)
         _on_memory(x, out, keep, rows, scale)
         if inplace and not x.is_inference():
@@ -71,7 +60,7 @@ def _kernel(x: torch.Tensor, keep: torch.Tensor, scale: float, inplace: bool) ->
         return out
     drop = keep == 0
     out = x.mul_(scale) if inplace else x * scale
-    if rows:
+    if rows is not None:
         dropped = torch.nonzero(drop.reshape(-1)).reshape(-1)
         if dropped.numel():
             out.view(rows, -1).index_fill_(0, dropped, 0.0)
@@ -82,17 +71,18 @@ def _kernel(x: torch.Tensor, keep: torch.Tensor, scale: float, inplace: bool) ->
 def _on_memory(
     x: torch.Tensor, out: torch.Tensor, keep: torch.Tensor, rows: int, scale: float
 ) -> None:
-    """The NumPy backend's kernel (compiled where numba is) into ``out``, which may be ``x``."""
+    """The CPU kernel (compiled where numba is) on the tensors' memory; ``out`` may be ``x``."""
     x2 = (x.detach() if x.requires_grad else x).numpy().reshape(rows, -1)
     out2 = x2 if out is x else out.numpy().reshape(rows, -1)  # a fresh tensor: no grad
     keep1 = keep.reshape(-1).numpy()
     if keep1.dtype != np.bool_:
         keep1 = keep1 != 0  # bernoulli_'s noise: a NumPy compare costs less than torch's
     s = np.asarray(scale, dtype=x2.dtype)
+    k = _cpu.compiled_for(x2)
     if x2.shape[1] == 1:  # an element-wise mask
-        _elementwise(x2.reshape(-1), out2.reshape(-1), keep1, s)
+        _cpu.select(x2.reshape(-1), out2.reshape(-1), keep1, None, s, k)
     else:
-        mulzero(x2, out2, keep1, s, torch.get_num_threads())
+        _cpu.scale_rows(x2, out2, keep1, None, s, k, threads=torch.get_num_threads())
 
 
 class ScaledMask(torch.autograd.Function):

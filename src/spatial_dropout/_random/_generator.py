@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import threading
 
+from .._validation import check_seed
+
 _MASK64 = 2**64 - 1
 
 
@@ -37,8 +39,8 @@ class Generator:
     __slots__ = ("_counter", "_forks", "_lock", "_seed")
 
     def __init__(self, seed: int | None = None, *, counter: int = 0) -> None:
-        self._seed = check_seed(seed)
-        self._counter = check_seed(counter, "counter")
+        self._seed = _seed("Generator", seed)
+        self._counter = _seed("Generator", counter, "counter")
         self._forks = 0
         self._lock = threading.Lock()
 
@@ -69,7 +71,7 @@ class Generator:
         >>> sd.Generator(1, counter=5).manual_seed(2)
         Generator(seed=2, counter=0)
         """
-        seed = check_seed(seed)
+        seed = _seed("Generator.manual_seed", seed)
         with self._lock:
             self._seed, self._counter, self._forks = seed, 0, 0
         return self
@@ -119,14 +121,10 @@ class Generator:
         self._forks = 0
 
 
-def check_seed(seed: object, name: str = "seed") -> int:
-    if seed is None and name == "seed":
+def _seed(fn: str, value: object, name: str = "seed") -> int:
+    if value is None and name == "seed":
         return int.from_bytes(os.urandom(8), "little")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"Generator(): `{name}` must be an int; got {type(seed).__name__}")
-    if not 0 <= seed <= _MASK64:
-        raise ValueError(f"Generator(): `{name}` must be in [0, 2**64); got {seed}")
-    return seed
+    return check_seed(fn, value, name)
 
 
 def _derive_seed(seed: int, counter: int, fork: int) -> int:
@@ -146,33 +144,31 @@ def _derive_seed(seed: int, counter: int, fork: int) -> int:
 
 default_generator = Generator()
 
-# NumPy inputs drawn with generator=None take their bits from a PCG64 stream seeded from the
-# global Generator: one C call per mask (a 2,048-channel mask in ~4 us, against ~100 us for
-# Philox written as NumPy array code). Reseeded with it by manual_seed and in a forked child.
-_pcg: list[object] = [None]
-_pcg_lock = threading.Lock()
-
-
-def numpy_words(n: int) -> object:
-    """``n`` uint64 words of the global NumPy stream (thread-safe: PCG64 holds a lock)."""
-    bitgen = _pcg[0]
-    if bitgen is None:
-        import numpy as np
-
-        with _pcg_lock:
-            if _pcg[0] is None:
-                _pcg[0] = np.random.PCG64(default_generator.seed)
-            bitgen = _pcg[0]
-    return bitgen.random_raw(n)  # type: ignore[attr-defined]
-
-
 def manual_seed(seed: int) -> Generator:
     """Seed the global stream that NumPy and array-API inputs draw from when ``generator=None``.
 
-    Returns the global ``Generator``. NumPy inputs draw that stream's bits through NumPy's PCG64
-    (for speed); other array-API inputs through the portable Philox. For the same mask on every
-    backend, pass ``generator=`` an int or a ``Generator``. PyTorch inputs follow
-    ``torch.manual_seed`` instead, and JAX inputs need an explicit key.
+    The global stream is itself a :class:`Generator`: after ``manual_seed(s)``, a NumPy, Dask or
+    array-API call with ``generator=None`` draws exactly the mask of ``generator=Generator(s)``.
+    PyTorch inputs follow ``torch.manual_seed`` instead (as ``F.dropout2d`` does), and JAX inputs
+    need an explicit key.
+
+    Parameters
+    ----------
+    seed : int
+        An integer in ``[0, 2**64)``.
+
+    Returns
+    -------
+    Generator
+        The global generator, restarted at counter 0.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``seed`` is not an int in ``[0, 2**64)``.
+
+    Examples
+    --------
 
     >>> import numpy as np, spatial_dropout as sd
     >>> x = np.ones((4, 8, 2, 2))
@@ -181,19 +177,12 @@ def manual_seed(seed: int) -> Generator:
     >>> bool((a == b).all())
     True
     """
-    generator = default_generator.manual_seed(seed)
-    _pcg[0] = None
-    return generator
-
-
-def _after_fork_in_child() -> None:
-    default_generator._after_fork_in_child()
-    _pcg[0] = None
+    return default_generator.manual_seed(check_seed("manual_seed", seed))
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(
         before=default_generator._before_fork,
         after_in_parent=default_generator._after_fork_in_parent,
-        after_in_child=_after_fork_in_child,
+        after_in_child=default_generator._after_fork_in_child,
     )
