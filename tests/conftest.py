@@ -131,7 +131,7 @@ def _dask() -> Backend:
     def to_numpy(a: Any) -> np.ndarray:
         return np.asarray(a.compute(scheduler="sync")) if hasattr(a, "compute") else np.asarray(a)
 
-    return Backend(Kind.DASK, asarray, to_numpy, writable=False, call=call)
+    return Backend(Kind.DASK, asarray, to_numpy, call=call)  # Dask arrays take x[...] = y
 
 
 def _cupy() -> Backend:
@@ -162,8 +162,8 @@ def backend(request: pytest.FixtureRequest) -> Backend:
     return FACTORIES[request.param]()
 
 
-@pytest.fixture(params=[k for k in Kind if k not in (Kind.NUMPY_READONLY, Kind.JAX, Kind.JAX_JIT,
-                                                      Kind.DASK)], ids=lambda k: k.value)  # fmt: skip
+@pytest.fixture(params=[k for k in Kind if k not in (Kind.NUMPY_READONLY, Kind.JAX, Kind.JAX_JIT)],
+                ids=lambda k: k.value)  # fmt: skip
 def writable_backend(request: pytest.FixtureRequest) -> Backend:
     """Backends whose arrays can be written in place."""
     return FACTORIES[request.param]()

@@ -1,4 +1,6 @@
-"""SPEC.md's bad-input table: a clear error naming the argument and value; nothing touched."""
+"""SPEC.md's bad-input table on every backend: a clear error naming the function, the argument
+and the value; the input untouched. Every argument is validated on every call, including eval,
+``p == 0`` and ``p == 1``."""
 
 from __future__ import annotations
 
@@ -6,125 +8,156 @@ import numpy as np
 import pytest
 
 import spatial_dropout as sd
+from spatial_dropout._variants import VARIANTS
 
-ALL = [sd.dropout, sd.dropout1d, sd.dropout2d, sd.dropout3d, sd.alpha_dropout,
-       sd.feature_alpha_dropout]  # fmt: skip
+from conftest import Backend
+
+ALL = list(VARIANTS)
+DATA = np.linspace(-1, 1, 2 * 3 * 4 * 4, dtype=np.float32).reshape(2, 3, 4, 4)
 
 
-def _fresh() -> np.ndarray:
-    return np.linspace(-1, 1, 2 * 3 * 4 * 4, dtype=np.float32).reshape(2, 3, 4, 4)
+def _check(backend: Backend, kind: str, exc: type[Exception], match: str, *args, **kwargs):
+    """``kind(x, *args, **kwargs)`` raises ``exc`` naming ``kind``, and ``x`` is unchanged."""
+    x = backend.asarray(DATA)
+    with pytest.raises(exc, match=rf"^{kind}\(\): {match}"):
+        backend.call(getattr(sd, kind), x, *args, **kwargs)
+    np.testing.assert_array_equal(backend.to_numpy(x), DATA)
 
 
-@pytest.mark.parametrize("fn", ALL, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("kind", ALL)
 @pytest.mark.parametrize("p", [-0.1, 1.5, float("nan"), float("inf")])
-def test_p_out_of_range(fn, p):
-    x = _fresh()
-    with pytest.raises(
-        ValueError, match=rf"{fn.__name__}\(\): `p` must be a probability in \[0, 1\]; got"
-    ):
-        fn(x, p, True, True)
-    np.testing.assert_array_equal(x, _fresh())
+def test_p_out_of_range(backend: Backend, kind, p):
+    _check(backend, kind, ValueError, r"`p` must be a probability in \[0, 1\]; got", p, True)
 
 
-@pytest.mark.parametrize("fn", ALL, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("kind", ALL)
 @pytest.mark.parametrize("p", [True, "0.5", None, [0.5]])
-def test_p_wrong_type(fn, p):
-    x = _fresh()
-    with pytest.raises(TypeError, match=r"`p` must be a real number") as info:
-        fn(x, p, True, True)
-    assert repr(p) in str(info.value)
-    np.testing.assert_array_equal(x, _fresh())
+def test_p_wrong_type(backend: Backend, kind, p):
+    _check(backend, kind, TypeError, r"`p` must be a real number in \[0, 1\]; got", p, True)
 
 
-@pytest.mark.parametrize("fn", ALL, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("kind", ALL)
 @pytest.mark.parametrize("name", ["training", "inplace"])
 @pytest.mark.parametrize("value", [1, 0, "yes", None, np.bool_(True)])
-def test_flags_must_be_bool(fn, name, value):
-    x = _fresh()
+def test_flags_must_be_bool(backend: Backend, kind, name, value):
     kwargs = {"training": True, "inplace": False, name: value}
-    with pytest.raises(TypeError, match=rf"`{name}` must be a bool; got"):
-        fn(x, 0.5, **kwargs)
-    np.testing.assert_array_equal(x, _fresh())
+    _check(backend, kind, TypeError, rf"`{name}` must be a bool; got", 0.5, **kwargs)
 
 
-@pytest.mark.parametrize("fn", ALL, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("kind", ALL)
 @pytest.mark.parametrize("obj", [[1.0, 2.0], None, "abc", 3.0, np.float32(1.0)])
-def test_not_an_array(fn, obj):
-    with pytest.raises(TypeError, match=r"`input` must be an array \(numpy.ndarray, torch.Tensor"):
-        fn(obj, 0.5, True)
+def test_not_an_array(kind, obj):
+    with pytest.raises(TypeError, match=rf"^{kind}\(\): `input` must be an array \(numpy"):
+        getattr(sd, kind)(obj, 0.5, True)
 
 
-@pytest.mark.parametrize("fn", ALL, ids=lambda f: f.__name__)
-@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.uint8, np.bool_])
-def test_integer_or_bool_in_training(fn, dtype):
-    x = np.ones((2, 3, 4, 4), dtype=dtype)
-    with pytest.raises(TypeError, match=r"needs a floating-point `input`; got dtype"):
-        fn(x, 0.5, True, True)
-    assert (x == 1).all()
+@pytest.mark.parametrize("kind", ALL)
+@pytest.mark.parametrize("dtype", [np.int32, np.uint8, np.bool_])
+def test_integer_or_bool_in_training(backend: Backend, kind, dtype):
+    data = np.ones((2, 3, 4, 4), dtype=dtype)
+    x = backend.asarray(data)
+    with pytest.raises(TypeError, match=rf"^{kind}\(\): .*needs a floating-point `input`"):
+        backend.call(getattr(sd, kind), x, 0.5, True, generator=0)
+    np.testing.assert_array_equal(backend.to_numpy(x), data)
     # but eval and p == 0 return it unchanged, as PyTorch does
-    assert fn(x, 0.5, False) is x
-    assert fn(x, 0.0, True) is x
+    assert backend.call(lambda a: getattr(sd, kind)(a, 0.5, False) is a, x)
+    assert backend.call(lambda a: getattr(sd, kind)(a, 0.0, True) is a, x)
 
 
-def test_read_only_inplace_is_refused_and_untouched():
-    x = _fresh()
+@pytest.mark.parametrize("kind", ALL)
+@pytest.mark.parametrize(("p", "training"), [(0.5, True), (0.5, False), (0.0, True), (1.0, True)])
+@pytest.mark.parametrize("generator", ["seed", 1.5, True, object()])
+def test_bad_generator_is_refused_even_when_no_mask_is_drawn(backend: Backend, kind, p,
+                                                            training, generator):  # fmt: skip
+    _check(backend, kind, TypeError, r"`generator` must be None, an int seed", p, training,
+           generator=generator)  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ALL)
+@pytest.mark.parametrize("seed", [-3, 2**64])
+def test_bad_seed_names_the_function(backend: Backend, kind, seed):
+    _check(backend, kind, ValueError, r"`seed` must be in \[0, 2\*\*64\); got", 0.5, True,
+           generator=seed)  # fmt: skip
+
+
+def test_native_generator_of_another_framework(backend: Backend):
+    if backend.name.startswith("numpy"):
+        pytest.skip("a numpy.random.Generator is NumPy's own")
+    _check(backend, "dropout2d", TypeError, r"`generator` must be None.*got numpy.random",
+           0.5, generator=np.random.default_rng(0))  # fmt: skip
+
+
+def test_read_only_inplace_is_refused_and_untouched(backend: Backend):
+    if backend.writable:
+        pytest.skip(f"{backend.name} can be written")
+    _check(backend, "dropout2d", ValueError, r"inplace=True, but .* cannot be written; the "
+           r"input is unchanged", 0.5, True, True, generator=0)  # fmt: skip
+
+
+def test_read_only_numpy_message():
+    x = DATA.copy()
     x.flags.writeable = False
-    with pytest.raises(
-        ValueError,
-        match=r"inplace=True, but a read-only numpy.ndarray cannot be written; the input is "
-        r"unchanged",
-    ):
+    with pytest.raises(ValueError, match=r"a read-only numpy.ndarray cannot be written"):
         sd.dropout2d(x, 0.5, inplace=True)
-    np.testing.assert_array_equal(x, _fresh())
-    y = sd.dropout2d(x, 0.5, generator=0)  # out of place still works
-    assert y.flags.writeable
+    assert sd.dropout2d(x, 0.5, generator=0).flags.writeable  # out of place still works
 
 
-def test_jax_inplace_is_refused():
-    from conftest import require
-
-    jnp = require("jax.numpy")
-    x = jnp.ones((2, 3, 4, 4))
-    with pytest.raises(ValueError, match=r"inplace=True, but a jax.*cannot be written"):
-        sd.dropout2d(x, 0.5, inplace=True, generator=0)
+@pytest.mark.parametrize("kind", [k for k, v in VARIANTS.items() if v.channel])
+@pytest.mark.parametrize("fmt", ["NHWC", ["channels_last"], None, 3])
+def test_bad_data_format(backend: Backend, kind, fmt):
+    _check(backend, kind, ValueError, r"`data_format` must be 'channels_first' or "
+           r"'channels_last'; got", 0.5, data_format=fmt)  # fmt: skip
 
 
-def test_zero_size_array_gives_empty_result():
-    for shape in [(0,), (0, 3, 4, 4), (2, 0, 4, 4), (2, 3, 0, 0)]:
-        y = sd.dropout2d(np.empty(shape, np.float32), 0.5)
-        assert y.shape == shape
-
-
-def test_bad_data_format():
-    with pytest.raises(
-        ValueError, match=r"`data_format` must be 'channels_first' or 'channels_last'; got 'NHWC'"
-    ):
-        sd.dropout2d(_fresh(), 0.5, data_format="NHWC")
-
-
-def test_bad_generator_names_it():
-    with pytest.raises(TypeError, match=r"`generator` must be None, an int seed.*got str"):
-        sd.dropout2d(_fresh(), 0.5, generator="seed")
-    with pytest.raises(ValueError, match=r"`seed` must be in \[0, 2\*\*64\); got -3"):
-        sd.dropout2d(_fresh(), 0.5, generator=-3)
+def test_generator_and_key_together():
+    with pytest.raises(TypeError, match=r"^dropout\(\): pass `generator` or `key`, not both"):
+        sd.dropout(DATA, 0.5, generator=1, key=2)
 
 
 def test_unknown_option_key():
-    with pytest.raises(TypeError, match=r"unknown option 'prob'"):
-        sd.dropout2d(_fresh(), {"prob": 0.5})
+    with pytest.raises(TypeError, match=r"^dropout2d\(\): unknown option 'prob'"):
+        sd.dropout2d(DATA, {"prob": 0.5})
 
 
-def test_bad_mask_for_apply_mask():
-    with pytest.raises(ValueError, match=r"`mask` of shape \(5, 1\) does not broadcast"):
-        sd.apply_mask(_fresh(), np.ones((5, 1), bool), 0.5)
-    with pytest.raises(ValueError, match=r"`kind` must be one of"):
-        sd.dropout_mask(_fresh(), 0.5, kind="dropout4d")
+def test_bad_kind_and_masks(backend: Backend):
+    x = backend.asarray(DATA)
+    with pytest.raises(ValueError, match=r"^dropout_mask\(\): `kind` must be one of dropout, "):
+        sd.dropout_mask(x, 0.5, kind="dropout4d")
+    with pytest.raises(ValueError, match=r"^dropout_mask\(\): `kind` must be one of"):
+        sd.dropout_mask(x, 0.5, kind=["dropout2d"])  # type: ignore[arg-type]
+    bad_shape = backend.asarray(np.ones((5, 1), bool))
+    with pytest.raises(ValueError, match=r"^apply_mask\(\): `mask` of shape \(5, 1\) does not"):
+        sd.apply_mask(x, bad_shape, 0.5)
+
+
+@pytest.mark.parametrize("mask", [None, True, np.ones((2, 3, 1, 1), np.float64),
+                                  np.ones((2, 3, 1, 1), np.int64)],
+                         ids=["None", "bool", "float64", "int64"])  # fmt: skip
+def test_apply_mask_needs_a_boolean_mask(mask):
+    x = DATA.copy()
+    with pytest.raises(TypeError, match=r"^apply_mask\(\): `mask` must be a boolean array"):
+        sd.apply_mask(x, mask, 0.5, inplace=True)
+    np.testing.assert_array_equal(x, DATA)
+
+
+def test_manual_seed_and_generator_name_themselves():
+    with pytest.raises(ValueError, match=r"^manual_seed\(\): `seed` must be in"):
+        sd.manual_seed(-1)
+    with pytest.raises(TypeError, match=r"^Generator\(\): `seed` must be an int"):
+        sd.Generator(1.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^Generator\(\): `counter` must be in"):
+        sd.Generator(1, counter=-1)
+    with pytest.raises(ValueError, match=r"^set_num_threads\(\): `n` must be an int >= 1"):
+        sd.set_num_threads(0)
 
 
 def test_layer_constructor_validates():
-    with pytest.raises(ValueError, match=r"Dropout2d\(\): `p` must be a probability"):
+    with pytest.raises(ValueError, match=r"^Dropout2d\(\): `p` must be a probability"):
         sd.Dropout2d(2.0)
-    with pytest.raises(TypeError, match=r"`inplace` must be a bool"):
+    with pytest.raises(TypeError, match=r"^Dropout2d\(\): `inplace` must be a bool"):
         sd.Dropout2d(0.5, inplace=1)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"`data_format` applies only to Dropout1d/2d/3d"):
+    with pytest.raises(ValueError, match=r"^Dropout\(\): `data_format` applies only to "
+                       r"Dropout1d/Dropout2d/Dropout3d"):  # fmt: skip
         sd.Dropout(0.5, data_format="channels_last")
+    with pytest.raises(ValueError, match=r"^Dropout2d\(\): `seed` must be in"):
+        sd.Dropout2d(0.5, generator=-1)

@@ -8,6 +8,8 @@ import pytest
 import spatial_dropout as sd
 from spatial_dropout import mask_shape
 
+from conftest import Backend
+
 FUNCS = {1: sd.dropout1d, 2: sd.dropout2d, 3: sd.dropout3d}
 
 
@@ -62,17 +64,17 @@ def _groups_share_fate(y: np.ndarray, mshape: tuple[int, ...]) -> bool:
 
 @pytest.mark.parametrize("n", [1, 2, 3])
 @pytest.mark.parametrize("fmt", ["channels_first", "channels_last"])
-@pytest.mark.parametrize("rank", [1, 2, 3, 4, 5, 6])
-def test_groups_share_one_fate(n, fmt, rank):
+@pytest.mark.parametrize("rank", [0, 1, 2, 3, 4, 5, 6])
+def test_groups_share_one_fate(backend: Backend, n, fmt, rank):
     shape = (3, 4, 5, 3, 2, 2)[:rank]
-    x = np.ones(shape, dtype=np.float32)
-    y = FUNCS[n](x, 0.5, generator=sd.Generator(rank), data_format=fmt)
+    x = backend.asarray(np.ones(shape, dtype=np.float32))
+    y = backend.to_numpy(backend.call(FUNCS[n], x, 0.5, generator=rank, data_format=fmt))
     mshape = mask_shape(shape, n, fmt)
     assert _groups_share_fate(y, mshape)
     # and the mask has exactly the table's granularity: the drawn mask has that shape
-    assert (
-        sd.dropout_mask(x, 0.5, kind=f"dropout{n}d", data_format=fmt, generator=1).shape == mshape
-    )
+    mask = backend.call(sd.dropout_mask, x, 0.5, kind=f"dropout{n}d", data_format=fmt,
+                        generator=1)  # fmt: skip
+    assert tuple(backend.to_numpy(mask).shape) == mshape
 
 
 def test_seed_shapes_drop_whole_channels():
@@ -92,17 +94,19 @@ def test_unbatched_3d_drops_channels_not_rows():
     assert ((y == 0).all(axis=(1, 2)) | (y != 0).all(axis=(1, 2))).all()
 
 
-def test_channels_last_draws_the_same_channels_as_channels_first():
+def test_channels_last_draws_the_same_channels_as_channels_first(backend: Backend):
     """A channel's fate depends on its logical (n, c), not on the layout."""
     nchw = np.random.default_rng(0).standard_normal((4, 6, 5, 5)).astype(np.float32)
     nhwc = np.ascontiguousarray(nchw.transpose(0, 2, 3, 1))
     a = sd.dropout2d(nchw, 0.5, generator=sd.Generator(9))
-    b = sd.dropout2d(nhwc, 0.5, generator=sd.Generator(9), data_format="channels_last")
-    np.testing.assert_array_equal(a.transpose(0, 2, 3, 1), b)
+    b = backend.call(sd.dropout2d, backend.asarray(nhwc), 0.5, generator=9,
+                     data_format="channels_last")  # fmt: skip
+    np.testing.assert_array_equal(a.transpose(0, 2, 3, 1), backend.to_numpy(b))
 
 
-def test_feature_alpha_dropout_mask_shape():
-    x = np.zeros((3, 4, 5, 6, 7))
-    y = sd.feature_alpha_dropout(x, 0.5, True, generator=0)
+def test_feature_alpha_dropout_mask_shape(backend: Backend):
+    x = backend.asarray(np.zeros((3, 4, 5, 6, 7), dtype=np.float32))
+    y = backend.to_numpy(backend.call(sd.feature_alpha_dropout, x, 0.5, True, generator=0))
     assert (y == y[:, :, :1, :1, :1]).all()
-    assert sd.dropout_mask(x, 0.5, kind="feature_alpha_dropout").shape == (3, 4, 1, 1, 1)
+    mask = backend.call(sd.dropout_mask, x, 0.5, kind="feature_alpha_dropout", generator=0)
+    assert tuple(backend.to_numpy(mask).shape) == (3, 4, 1, 1, 1)

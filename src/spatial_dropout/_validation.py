@@ -22,8 +22,10 @@ _MASK64 = 2**64 - 1
 def type_name(obj: object) -> str:
     """``list``, ``numpy.ndarray``, ``torch.Tensor``: the type as users write it."""
     cls = type(obj)
-    module = cls.__module__.split(".")[0]
-    return cls.__name__ if module == "builtins" else f"{module}.{cls.__name__}"
+    public = [part for part in cls.__module__.split(".") if not part.startswith("_")]
+    if public in ([], ["builtins"]):
+        return cls.__name__
+    return ".".join([*public[:2], cls.__name__])
 
 
 def check_p(fn: str, p: object) -> float:
@@ -119,8 +121,8 @@ def bad_generator(fn: str, generator: object, backend: str) -> NoReturn:
     """A ``generator`` of a kind that this input's framework cannot use."""
     msg = (
         f"{fn}(): `generator` must be None, an int seed, a spatial_dropout.Generator, or the "
-        f"native generator of the input's framework; got {type_name(generator)} for a "
-        f"{backend} input"
+        f"native generator of the input's framework; got {type_name(generator)} for an input "
+        f"of type {backend}"
     )
     raise TypeError(msg)
 
