@@ -11,19 +11,11 @@ import numpy as np
 import pytest
 
 import spatial_dropout as sd
-from spatial_dropout._backends import _compiled, _numpy
-from spatial_dropout._backends._array_api import ArrayAPIBackend
+from spatial_dropout._backends import _compiled, _cpu
 from spatial_dropout._random._philox import random_words
-from spatial_dropout._scale import keep_scale
+from spatial_dropout._scale import drop_threshold, keep_scale
 
-from conftest import require
-
-REFERENCE = ArrayAPIBackend()
-
-
-def _reference(x: np.ndarray, keep: np.ndarray, p: float) -> np.ndarray:
-    s = keep_scale(p, {2: 10, 4: 23, 8: 52}[x.itemsize])
-    return np.asarray(REFERENCE.apply_keep(x, keep, s, False))
+from conftest import bits, expected, reference_mask, require
 
 
 def _data(shape, dtype) -> np.ndarray:
@@ -35,37 +27,36 @@ def _data(shape, dtype) -> np.ndarray:
     return x
 
 
-def _compiled_kernels() -> _compiled._Kernels:
+def _compiled_kernels() -> _compiled.Kernels:
     """The compiled kernels, also where ``SPATIAL_DROPOUT_NUMBA=0`` turned them off."""
     numba = require("numba")
-    k = _compiled.kernels()
-    if k is None:
-        k = _COMPILED.setdefault("k", _compiled._Kernels(numba))
-    return k
+    return _compiled.kernels() or _COMPILED.setdefault("k", _compiled.Kernels(numba))
 
 
-_COMPILED: dict[str, _compiled._Kernels] = {}
-MODES = ["numpy", "numpy-threads", "numpy-runs", "numpy-threads+runs", "compiled",
-         "compiled-threads"]  # fmt: skip
+_COMPILED: dict[str, _compiled.Kernels] = {}
+# Each mode reaches one branch of the kernels on small arrays: thresholds are parameters.
+SMALL = _cpu.Tuning(split_bytes=1, run_bytes=1 << 62, parallel_bytes=1 << 62)
+MODES = {
+    "numpy": (False, _cpu.Tuning(split_bytes=1 << 62, run_bytes=1 << 62)),
+    "numpy-threads": (False, _cpu.Tuning(split_bytes=1, run_bytes=1 << 62)),
+    "numpy-runs": (False, _cpu.Tuning(split_bytes=1 << 62, run_bytes=1)),
+    "numpy-threads+runs": (False, _cpu.Tuning(split_bytes=1, run_bytes=1)),
+    "compiled": (True, _cpu.Tuning(parallel_bytes=1 << 62)),
+    "compiled-threads": (True, _cpu.Tuning(parallel_bytes=1)),
+}
 
 
-@pytest.fixture(params=MODES)
-def kernel_mode(request, monkeypatch):
-    """Force each branch of the NumPy and compiled kernels on small arrays."""
+@pytest.fixture(params=list(MODES))
+def mode(request) -> tuple[_compiled.Kernels | None, _cpu.Tuning]:
+    compiled, tuning = MODES[request.param]
     old = sd.get_num_threads()
-    mode = request.param
-    if mode.startswith("numpy"):
-        monkeypatch.setitem(_compiled._state, "k", None)
-    else:
-        monkeypatch.setitem(_compiled._state, "k", _compiled_kernels())
-        monkeypatch.setattr(_compiled, "_PARALLEL_BYTES", 1 if "threads" in mode else 1 << 62)
-    if "threads" in mode:
-        monkeypatch.setattr(_numpy, "_SPLIT_BYTES", 1)
-        sd.set_num_threads(3)
-    if "runs" in mode:
-        monkeypatch.setattr(_numpy, "_RUN_BYTES", 1)
-    yield mode
+    sd.set_num_threads(3 if "threads" in request.param else old)
+    yield (_compiled_kernels() if compiled else None), tuning
     sd.set_num_threads(old)
+
+
+def _usable(k, x):
+    return k if k is not None and _compiled.usable(x) else None
 
 
 CHANNEL_SHAPES = [(3, 7, 5, 4), (40, 3, 2), (5, 9), (2, 3, 4, 5, 6)]
@@ -74,42 +65,80 @@ ELEMENTWISE_SIZES = [1, 5, 2049, (1 << 15) + 3, 70_001]
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 @pytest.mark.parametrize("inplace", [False, True])
-@pytest.mark.parametrize(
-    ("kind", "shape"),
-    [("dropout2d", s) for s in CHANNEL_SHAPES] + [("dropout", (n,)) for n in ELEMENTWISE_SIZES],
-)
-def test_mask_kernels_match_reference(kernel_mode, dtype, inplace, kind, shape):
-    """``apply_mask`` with a channel mask (plane kernels) or an element-wise one."""
+@pytest.mark.parametrize(("words", "shape"), [(True, s) for s in CHANNEL_SHAPES[:2]]
+                         + [(False, s) for s in CHANNEL_SHAPES])  # fmt: skip
+def test_scale_rows_matches_reference(mode, dtype, inplace, words, shape):
+    """Channel kernels, from a boolean mask or from random words and a threshold."""
+    k, tuning = mode
     x = _data(shape, dtype)
-    keep = sd.dropout_mask(x, 0.4, kind=kind, generator=sd.Generator(1))
-    expected = _reference(x, keep, 0.4)
+    rows = reference_mask("dropout2d", shape, 0.4, 1).size
+    keep = reference_mask("dropout2d", shape, 0.4, 1).reshape(-1)
+    w = random_words(np, rows, 1, 0)
+    assert (w >= drop_threshold(0.4)).tolist() == keep.tolist()
+    s = keep_scale(0.4, {2: 10, 4: 23, 8: 52}[x.itemsize])
+    want = expected("dropout2d", x, 0.4, 1)
     work = x.copy()
-    out = sd.apply_mask(work, keep, 0.4, inplace=inplace)
-    assert (out is work) == inplace
-    np.testing.assert_array_equal(out.view(np.uint8), expected.view(np.uint8))
+    x2 = work.reshape(rows, -1)
+    out2 = x2 if inplace else np.empty_like(x2)
+    s_typed = x.dtype.type(s)
+    if words:
+        _cpu.scale_rows(x2, out2, w, drop_threshold(0.4), s_typed, _usable(k, x2), tuning)
+    else:
+        _cpu.scale_rows(x2, out2, keep, None, s_typed, _usable(k, x2), tuning)
+    np.testing.assert_array_equal(bits(out2), bits(want))
+    assert (out2 is x2) == inplace
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 @pytest.mark.parametrize("inplace", [False, True])
-@pytest.mark.parametrize("n", [3, 2048, 4099, 70_001])
-@pytest.mark.parametrize("generator", ["int", "Generator", "global"])
-def test_fused_elementwise_matches_reference(kernel_mode, dtype, inplace, n, generator):
-    """One-pass dropout (the mask never stored) draws the mask of the two-step path."""
-    x = _data((2, n), dtype)
-    seed, stream = 2**40 + 5, 2**33 + 3
-    if generator == "global":
-        sd.manual_seed(seed)
-        keep = sd.dropout_mask(x, 0.3, kind="dropout")
-        sd.manual_seed(seed)
-        g: object = None
-    else:  # the reference path's own Philox, not the compiled one
-        counter = 0 if generator == "int" else stream
-        keep = np.asarray(REFERENCE.portable_keep(x, x.shape, 0.3, seed, counter))
-        g = seed if generator == "int" else sd.Generator(seed, counter=stream)
+@pytest.mark.parametrize("n", ELEMENTWISE_SIZES)
+def test_select_matches_reference(mode, dtype, inplace, n):
+    k, tuning = mode
+    x = _data((n,), dtype)
+    keep = reference_mask("dropout", x.shape, 0.4, 1)
+    s = x.dtype.type(keep_scale(0.4, {2: 10, 4: 23, 8: 52}[x.itemsize]))
     work = x.copy()
-    out = sd.dropout(work, 0.3, inplace=inplace, generator=g)
-    assert (out is work) == inplace
-    np.testing.assert_array_equal(out.view(np.uint8), _reference(x, keep, 0.3).view(np.uint8))
+    out = work if inplace else np.empty_like(work)
+    _cpu.select(work, out, keep, None, s, _usable(k, work), tuning)
+    np.testing.assert_array_equal(bits(out), bits(expected("dropout", x, 0.4, 1)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("inplace", [False, True])
+@pytest.mark.parametrize("n", [3, 2048, 4099, 70_001])
+@pytest.mark.parametrize("parallel", [False, True])
+def test_fused_philox_matches_reference(dtype, inplace, n, parallel):
+    """One-pass dropout (the mask never stored) draws the reference's mask."""
+    k = _compiled_kernels()
+    x = _data((n,), dtype)
+    seed, counter = 2**40 + 5, 2**33 + 3
+    s = keep_scale(0.3, 23 if dtype == np.float32 else 52)
+    work = x.copy()
+    out = work if inplace else np.empty_like(work)
+    tuning = _cpu.Tuning(parallel_bytes=1 if parallel else 1 << 62)
+    _cpu.philox_dropout(work, out, seed, counter, drop_threshold(0.3), s, k, tuning)
+    np.testing.assert_array_equal(bits(out), bits(expected("dropout", x, 0.3, seed, counter)))
+
+
+@pytest.mark.parametrize("kind", ["dropout", "dropout2d"])
+@pytest.mark.parametrize("generator", ["int", "Generator", "global"])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_public_paths_match_reference(kind, generator, dtype):
+    """The NumPy backend's choice of kernel (compiled or not) never changes a result."""
+    x = _data((4, 6, 5, 5), dtype)
+    seed = 2**40 + 5
+    counter = 0 if generator == "int" else 1
+    for inplace in (False, True):
+        work = x.copy()
+        g: object = seed
+        if generator == "global":
+            sd.manual_seed(seed).next_stream()  # the global stream at counter 1
+            g = None
+        elif generator == "Generator":
+            g = sd.Generator(seed, counter=counter)
+        out = getattr(sd, kind)(work, 0.3, inplace=inplace, generator=g)
+        assert (out is work) == inplace
+        np.testing.assert_array_equal(bits(out), bits(expected(kind, x, 0.3, seed, counter)))
 
 
 def _unaligned(x: np.ndarray) -> np.ndarray:
@@ -135,51 +164,44 @@ ODD_ARRAYS = {
 @pytest.mark.parametrize("odd", ODD_ARRAYS)
 @pytest.mark.parametrize("kind", ["dropout", "dropout2d"])
 @pytest.mark.parametrize("generator", [3, None])
-def test_odd_arrays_match_reference(kernel_mode, odd, kind, generator):
+def test_odd_arrays_match_reference(odd, kind, generator):
     """Byte order, read-only memory and alignment: the compiled kernels take what they can and
     leave the rest to NumPy, with the reference's result either way."""
-    x = ODD_ARRAYS[odd](_data((4, 6, 5, 5), np.float32))
-    sd.manual_seed(4)
-    keep = sd.dropout_mask(x, 0.4, kind=kind, generator=generator)
+    data = _data((4, 6, 5, 5), np.float32)
+    x = ODD_ARRAYS[odd](data)
+    want = expected(kind, data, 0.4, 3 if generator else 4)
     sd.manual_seed(4)
     out = getattr(sd, kind)(x, 0.4, generator=generator)
-    expected = _reference(x.astype(np.float32), keep, 0.4)
-    np.testing.assert_array_equal(out.astype(np.float32).view(np.uint8), expected.view(np.uint8))
-    np.testing.assert_array_equal(
-        sd.apply_mask(x, keep, 0.4).astype(np.float32).view(np.uint8), expected.view(np.uint8)
-    )
+    np.testing.assert_array_equal(bits(out.astype(np.float32)), bits(want))
+    keep = reference_mask(kind, x.shape, 0.4, 3 if generator else 4)
+    np.testing.assert_array_equal(bits(sd.apply_mask(x, keep, 0.4).astype(np.float32)), bits(want))
 
 
 @pytest.mark.parametrize("n", [1, 4, 7, 4097])
 @pytest.mark.parametrize(("seed", "stream"), [(0, 0), (2**64 - 1, 2**64 - 1), (2**35 + 9, 2**32)])
-def test_compiled_words_match_reference_philox(n, seed, stream, monkeypatch):
-    monkeypatch.setitem(_compiled._state, "k", _compiled_kernels())
+def test_compiled_words_match_reference_philox(n, seed, stream):
     np.testing.assert_array_equal(
-        _compiled.words(n, seed, stream), random_words(np, n, seed, stream)
+        _cpu.words(n, seed, stream, _compiled_kernels()), random_words(np, n, seed, stream)
     )
 
 
-def test_portable_masks_beyond_the_philox_counter_are_refused(kernel_mode):
-    """2**34 entries exhaust the 32-bit block counter: an error, never a wrapped mask (a
-    broadcast view, so nothing of that size is allocated)."""
+@pytest.mark.parametrize("generator", [1, None])
+def test_portable_masks_beyond_the_philox_counter_are_refused(generator):
+    """2**34 entries exhaust the 32-bit block counter: an error naming the function, never a
+    wrapped mask (a broadcast view, so nothing of that size is allocated)."""
     huge = np.broadcast_to(np.float32(1), (2**34 + 4,))
-    with pytest.raises(ValueError, match=r"at most 2\*\*34 mask entries"):
-        sd.dropout_mask(huge, 0.5, kind="dropout", generator=1)
+    with pytest.raises(ValueError, match=r"^dropout_mask\(\): .* at most 2\*\*34 mask entries"):
+        sd.dropout_mask(huge, 0.5, kind="dropout", generator=generator)
+    with pytest.raises(ValueError, match=r"^dropout\(\): .* at most 2\*\*34 mask entries"):
+        sd.dropout(huge, 0.5, generator=generator)
 
 
-def test_global_stream_channel_and_elementwise_paths(kernel_mode):
-    x = _data((4, 6, 3, 3), np.float32)
-    sd.manual_seed(5)
-    y = sd.dropout2d(x, 0.5)
-    sd.manual_seed(5)
-    keep = sd.dropout_mask(x, 0.5)
-    np.testing.assert_array_equal(y.view(np.uint8), _reference(x, keep, 0.5).view(np.uint8))
-
-
-def test_kernels_from_many_threads_at_once(kernel_mode):
+@pytest.mark.parametrize("parallel_bytes", [1, 1 << 62])
+def test_kernels_from_many_threads_at_once(parallel_bytes, monkeypatch):
     """Concurrent calls (parallel builds included) each get their own, correct result."""
     from concurrent.futures import ThreadPoolExecutor
 
+    monkeypatch.setattr(_cpu, "DEFAULT", _cpu.Tuning(parallel_bytes=parallel_bytes))
     x = _data((16, 8, 16, 16), np.float32)
     expected = [sd.dropout2d(x, 0.5, generator=i) for i in range(16)]
     expected += [sd.dropout(x, 0.5, generator=i) for i in range(16)]
@@ -192,8 +214,8 @@ def test_kernels_from_many_threads_at_once(kernel_mode):
 
 _FORK_CHILD = """
 import multiprocessing as mp, numpy as np, spatial_dropout as sd
-from spatial_dropout._backends import _compiled
-_compiled._PARALLEL_BYTES = 1
+from spatial_dropout._backends import _compiled, _cpu
+_cpu.DEFAULT = _cpu.Tuning(parallel_bytes=1)
 x = np.ones((64, 8, 8), dtype=np.float32)
 a = sd.dropout1d(x, 0.5, generator=3)  # starts the parallel kernels' threads
 
@@ -223,8 +245,8 @@ def test_compiled_kernels_work_in_a_forked_child():
 _CONCURRENT = """
 import numpy as np, numba, spatial_dropout as sd
 from concurrent.futures import ThreadPoolExecutor
-from spatial_dropout._backends import _compiled
-_compiled._PARALLEL_BYTES = 1
+from spatial_dropout._backends import _cpu
+_cpu.DEFAULT = _cpu.Tuning(parallel_bytes=1)
 x = np.ones((64, 64, 64), dtype=np.float32)
 with ThreadPoolExecutor(4) as pool:
     list(pool.map(lambda i: sd.dropout1d(x, 0.5, generator=i), range(200)))
@@ -264,8 +286,8 @@ def test_kernels_compile_without_a_writable_cache():
 
 _CACHED = """
 import numpy as np, spatial_dropout as sd
-from spatial_dropout._backends import _compiled
-_compiled._PARALLEL_BYTES = 1 << 16
+from spatial_dropout._backends import _compiled, _cpu
+_cpu.DEFAULT = _cpu.Tuning(parallel_bytes=1 << 16)
 x = np.ones((8, 64, 16, 16), dtype=np.float32)
 for a in (x, x[:1, :4]):
     sd.dropout2d(a, 0.5, generator=1); sd.dropout2d(a.copy(), 0.5, inplace=True)

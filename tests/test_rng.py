@@ -14,6 +14,8 @@ import pytest
 import spatial_dropout as sd
 from spatial_dropout._random import philox4x32, random_words
 
+from conftest import Backend, expected, reference_mask
+
 # Random123 1.14, examples/kat_vectors, "philox4x32 10" lines: counter, key -> output.
 KAT = [
     ((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
@@ -77,11 +79,45 @@ def test_random_words_depend_only_on_the_logical_index(start, n):
     np.testing.assert_array_equal(random_words(np, n, 5, 6, start=start), whole[start : start + n])
 
 
-def test_same_generator_seed_gives_same_mask_on_every_backend(backend):
+def test_same_seed_gives_the_reference_mask_on_every_backend(backend: Backend):
     data = np.ones((4, 32, 2, 2), dtype=np.float32)
-    ref = sd.dropout2d(data, 0.3, generator=sd.Generator(123))
-    out = sd.dropout2d(backend.asarray(data), 0.3, generator=sd.Generator(123))
-    np.testing.assert_array_equal(backend.to_numpy(out), ref)
+    out = backend.call(sd.dropout2d, backend.asarray(data), 0.3, generator=123)
+    np.testing.assert_array_equal(backend.to_numpy(out), expected("dropout2d", data, 0.3, 123))
+
+
+@pytest.mark.parametrize("counter", [1, 2**32 + 5])
+def test_generator_counter_selects_the_stream_on_every_backend(backend: Backend, counter):
+    data = np.ones((3, 40, 2), dtype=np.float32)
+    g = sd.Generator(77, counter=counter)
+    if backend.name == "jax:jit":
+        with pytest.raises(ValueError, match=r"Generator cannot advance inside a traced JAX"):
+            backend.call(sd.dropout1d, backend.asarray(data), 0.5, generator=g)
+        assert g.counter == counter
+        return
+    out = backend.call(sd.dropout1d, backend.asarray(data), 0.5, generator=g)
+    assert g.counter == counter + 1
+    np.testing.assert_array_equal(
+        backend.to_numpy(out), expected("dropout1d", data, 0.5, 77, counter)
+    )
+
+
+def test_global_stream_is_a_generator(backend: Backend):
+    """After manual_seed(s), generator=None draws the masks of Generator(s), call by call."""
+    data = np.ones((2, 64, 3, 3), dtype=np.float32)
+    x = backend.asarray(data)
+    sd.manual_seed(31)
+    if not backend.global_stream:  # torch: torch's own stream; JAX: a key is required
+        if backend.name.startswith("jax"):
+            with pytest.raises(ValueError, match=r"needs an explicit `key`"):
+                backend.call(sd.dropout2d, x, 0.5)
+        return
+    first = backend.to_numpy(backend.call(sd.dropout2d, x, 0.5))
+    second = backend.to_numpy(backend.call(sd.dropout, x, 0.5))
+    np.testing.assert_array_equal(first, expected("dropout2d", data, 0.5, 31, 0))
+    np.testing.assert_array_equal(second, expected("dropout", data, 0.5, 31, 1))
+    sd.manual_seed(31)
+    mask = backend.to_numpy(backend.call(sd.dropout_mask, x, 0.5))
+    np.testing.assert_array_equal(mask, reference_mask("dropout2d", data.shape, 0.5, 31, 0))
 
 
 def test_int_seed_is_a_fresh_generator():
@@ -104,14 +140,18 @@ def test_generator_advances_per_call_and_replays_after_reseed():
     np.testing.assert_array_equal(sd.dropout2d(x, generator=sd.Generator(42, counter=1)), b)
 
 
-def test_calls_that_draw_nothing_leave_the_generator_alone():
+def test_calls_that_draw_nothing_leave_the_generator_alone(backend: Backend):
+    if backend.name == "jax:jit":
+        pytest.skip("a Generator cannot be used inside jit (tested above)")
     g = sd.Generator(1)
-    x = np.ones((2, 3, 4))
-    sd.dropout2d(x, 0.5, training=False, generator=g)
-    sd.dropout2d(x, 0.0, generator=g)
-    sd.dropout2d(x, 1.0, generator=g)
-    sd.dropout2d(np.ones((0, 3)), 0.5, generator=g)
+    x = backend.asarray(np.ones((2, 3, 4), dtype=np.float32))
+    backend.call(sd.dropout2d, x, 0.5, training=False, generator=g)
+    backend.call(sd.dropout2d, x, 0.0, generator=g)
+    backend.call(sd.dropout2d, x, 1.0, generator=g)
+    backend.call(sd.dropout2d, backend.asarray(np.ones((0, 3), np.float32)), 0.5, generator=g)
     assert g.counter == 0
+    backend.call(sd.dropout2d, x, 0.5, generator=g)
+    assert g.counter == 1
 
 
 def test_manual_seed_makes_the_global_stream_reproducible():

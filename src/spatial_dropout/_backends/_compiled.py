@@ -60,22 +60,27 @@ class Kernels:
 
 
 _state: dict[str, Kernels | None] = {}
+_creating = threading.Lock()
 
 
 def kernels() -> Kernels | None:
     """The compiled kernels, or ``None`` without numba or with ``SPATIAL_DROPOUT_NUMBA`` set to
     ``0``, ``false``, ``no`` or ``off``."""
     if "k" not in _state:
-        k = None
-        if os.environ.get("SPATIAL_DROPOUT_NUMBA", "1").strip().lower() not in _OFF:
-            try:
-                import numba
-            except ImportError:
-                pass
-            else:
-                k = Kernels(numba)
-        _state["k"] = k
+        with _creating:  # one Kernels (and one launch lock) even when threads race to it
+            if "k" not in _state:
+                _state["k"] = _load()
     return _state["k"]
+
+
+def _load() -> Kernels | None:
+    if os.environ.get("SPATIAL_DROPOUT_NUMBA", "1").strip().lower() in _OFF:
+        return None
+    try:
+        import numba
+    except ImportError:
+        return None
+    return Kernels(numba)
 
 
 def usable(x: Array) -> bool:
@@ -85,6 +90,8 @@ def usable(x: Array) -> bool:
 
 
 def after_fork_in_child() -> None:
+    global _creating
+    _creating = threading.Lock()  # the parent's may have been held by another thread
     k = _state.get("k")
     if k is not None:
         k.forked = True

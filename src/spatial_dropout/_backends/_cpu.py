@@ -55,7 +55,7 @@ class Tuning:
     parallel_bytes: int = 512 << 10
 
 
-DEFAULT = Tuning()
+DEFAULT = Tuning()  # what a kernel called without ``tuning`` uses
 _BITS = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 _CHUNK = 1 << 15  # NumPy element-wise kernel: elements per chunk (temporaries stay in L2)
 
@@ -102,11 +102,12 @@ def words(n: int, seed: int, counter: int, k: Kernels | None) -> Array:
 
 def scale_rows(
     x2: Array, out2: Array, words: Array, threshold: int | None, s: Any, k: Kernels | None,
-    tuning: Tuning = DEFAULT, threads: int | None = None,
+    tuning: Tuning | None = None, threads: int | None = None,
 ) -> None:  # fmt: skip
     """``out2[i] = x2[i] * s`` for kept rows ``i``, ``+0.0`` rows elsewhere; ``out2`` may be
     ``x2`` (in place). ``threads`` defaults to :func:`get_num_threads`."""
     threads = threads or get_num_threads()
+    tuning = tuning or DEFAULT
     if k is not None:
         w, thr = _words_and_threshold(words, threshold)
         scale = x2.dtype.type(s)
@@ -139,10 +140,11 @@ def scale_rows(
 
 def select(
     x: Array, out: Array, words: Array, threshold: int | None, s: Any, k: Kernels | None,
-    tuning: Tuning = DEFAULT,
+    tuning: Tuning | None = None,
 ) -> None:  # fmt: skip
     """Element-wise, on 1-D arrays of one size: ``x * s`` where kept, else ``+0.0``; ``out``
     may be ``x``."""
+    tuning = tuning or DEFAULT
     if k is not None:
         w, thr = _words_and_threshold(words, threshold)
         scale, zero, nb = x.dtype.type(s), x.dtype.type(0), tuning.parallel_bytes
@@ -164,10 +166,11 @@ def select(
 
 def philox_dropout(
     x: Array, out: Array, seed: int, counter: int, threshold: int, s: Any, k: Kernels,
-    tuning: Tuning = DEFAULT,
+    tuning: Tuning | None = None,
 ) -> None:  # fmt: skip
     """Compiled, fused portable element-wise dropout on 1-D arrays (``out`` may be ``x``):
     entry ``i`` is kept iff word ``i`` of ``(seed, counter)`` is ``>= threshold``."""
+    tuning = tuning or DEFAULT
     consts = (*_split(seed), *_split(counter), np.uint32(threshold), x.dtype.type(s),
               x.dtype.type(0))  # fmt: skip
     if out is x:
