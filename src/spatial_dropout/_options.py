@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from . import _validation as v
+
 
 @dataclass(frozen=True)
 class DropoutOptions:
@@ -39,10 +41,7 @@ def unpack(fn: str, p: object, training: object, inplace: object) -> tuple[objec
     elif isinstance(p, Mapping):
         unknown = sorted(set(p) - set(_KEYS), key=str)
         if unknown:
-            raise TypeError(
-                f"{fn}(): unknown option {unknown[0]!r} in the options mapping; "
-                f"accepted: {', '.join(_KEYS)}"
-            )
+            v.unknown_option(fn, unknown[0], _KEYS)
         opts = p
     else:
         return p, training, inplace

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 
-DATA_FORMATS = ("channels_first", "channels_last")
+from . import _validation as v
 
 
 @functools.lru_cache(maxsize=1024)
@@ -18,10 +18,30 @@ def mask_shape(
 ) -> tuple[int, ...]:
     """Return the shape of the keep mask for an input of ``shape``; 1 marks a shared axis.
 
-    ``spatial_dims`` is ``n`` for ``dropoutNd`` and ``None`` for element-wise dropout. Rank ``n``
-    reads its first (``channels_last``: last) dim as channels, rank ``n + 1`` is
+    Rank ``n`` reads its first (``channels_last``: last) dim as channels, rank ``n + 1`` is
     ``(C, *spatial)``, rank ``n + 2`` is ``(N, C, *spatial)``; every other rank is element-wise.
 
+    Parameters
+    ----------
+    shape : sequence of int
+        The input's shape.
+    spatial_dims : int or None
+        ``n`` of ``dropoutNd`` (1, 2, 3); ``None`` for element-wise dropout.
+    data_format : {"channels_first", "channels_last"}
+        Where the channel axis is.
+
+    Returns
+    -------
+    tuple of int
+        The mask's shape, of the same rank.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``shape`` is not a sequence of integers, or ``data_format`` is unknown.
+
+    Examples
+    --------
     >>> mask_shape((8, 3, 32, 32), 2)
     (8, 3, 1, 1)
     >>> mask_shape((3, 32, 32), 2)
@@ -33,7 +53,9 @@ def mask_shape(
     """
     if type(shape) is not tuple:
         shape = tuple(int(d) for d in shape)
-    return _cached(shape, spatial_dims, data_format)
+    if spatial_dims not in (None, 1, 2, 3):
+        v.check_choice("mask_shape", "spatial_dims", spatial_dims, ("None", "1", "2", "3"))
+    return _cached(shape, spatial_dims, v.check_data_format("mask_shape", data_format))
 
 
 def _mask_shape(

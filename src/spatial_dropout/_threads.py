@@ -7,6 +7,8 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from ._validation import check_env, check_threads
+
 _ENV = "SPATIAL_DROPOUT_NUM_THREADS"
 
 
@@ -25,17 +27,29 @@ _state = _Threads()
 
 
 def _default() -> int:
-    env = os.environ.get(_ENV)
+    env = os.environ.get(_ENV, "").strip()
     if env:
-        return max(1, int(env))
+        return check_env(_ENV, env)
     affinity = getattr(os, "sched_getaffinity", None)
     return len(affinity(0)) if affinity else (os.cpu_count() or 1)
 
 
 def get_num_threads() -> int:
-    """Threads the NumPy and compiled kernels split large arrays over (default: the usable
-    cores, or ``$SPATIAL_DROPOUT_NUM_THREADS``).
+    """Threads the NumPy and compiled kernels split large arrays over.
 
+    Returns
+    -------
+    int
+        What :func:`set_num_threads` set; by default ``$SPATIAL_DROPOUT_NUM_THREADS`` or the
+        usable cores.
+
+    Raises
+    ------
+    ValueError
+        ``$SPATIAL_DROPOUT_NUM_THREADS`` is set but is not an integer >= 1.
+
+    Examples
+    --------
     >>> import spatial_dropout as sd
     >>> sd.get_num_threads() >= 1
     True
@@ -46,17 +60,32 @@ def get_num_threads() -> int:
 
 
 def set_num_threads(n: int) -> None:
-    """Set the thread count of the NumPy and compiled kernels (1: the calling thread only), as
-    ``torch.set_num_threads`` does for PyTorch. Small arrays always run on the calling thread.
+    """Set the thread count of the NumPy and compiled kernels, as ``torch.set_num_threads`` does.
 
+    Small arrays always run on the calling thread.
+
+    Parameters
+    ----------
+    n : int
+        Threads, at least 1 (1: the calling thread only).
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    ValueError
+        ``n`` is not an int >= 1.
+
+    Examples
+    --------
     >>> import spatial_dropout as sd
     >>> old = sd.get_num_threads(); sd.set_num_threads(1); sd.get_num_threads()
     1
     >>> sd.set_num_threads(old)
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"set_num_threads(): `n` must be an int >= 1; got {n!r}")
-    _state.n = n
+    _state.n = check_threads("set_num_threads", n)
 
 
 def run_split(task: Callable[[int, int], None], items: int, chunks: int) -> None:

@@ -11,8 +11,7 @@ from collections.abc import Iterable
 from numbers import Real
 from typing import Any, NoReturn
 
-from ._shapes import DATA_FORMATS
-
+DATA_FORMATS = ("channels_first", "channels_last")
 SUPPORTED = (
     "numpy.ndarray, torch.Tensor, jax.Array, cupy.ndarray, dask.array.Array, or any array-API array"
 )
@@ -84,6 +83,18 @@ def check_threads(fn: str, n: object) -> int:
     """A thread count: an int >= 1."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         msg = f"{fn}(): `n` must be an int >= 1; got {n!r}"
+        raise ValueError(msg)
+    return n
+
+
+def check_env(name: str, value: str) -> int:
+    """An environment variable that must hold an integer >= 1."""
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        msg = f"${name} must be an integer >= 1; got {value!r}"
         raise ValueError(msg)
     return n
 
