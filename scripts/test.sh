@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: a venv with every backend, then lint, types, the
-# docs site, a wheel and an sdist installed in a clean venv, and pytest last.
+# docs site, a wheel and an sdist installed in a clean venv, pytest in a NumPy-only venv, and
+# pytest with every backend last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PIP_DISABLE_PIP_VERSION_CHECK=1 NO_MKDOCS_2_WARNING=1
@@ -27,5 +28,10 @@ for artifact in "$dist"/*.whl "$dist"/*.tar.gz; do
     (cd "$dist" && "$dist/venv/bin/python" -m spatial_dropout --version)
 done
 
-echo "== pytest"
+echo "== pytest, NumPy only: the runtime dependencies and the test tools, nothing optional"
+python3 -m venv .venv-min --clear
+.venv-min/bin/pip install -q -e ".[test]"
+SPATIAL_DROPOUT_TEST_BACKENDS=numpy,array_api_strict,ml_dtypes .venv-min/bin/python -m pytest -q
+
+echo "== pytest, every backend"
 .venv/bin/python -m pytest -q

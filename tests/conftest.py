@@ -31,7 +31,7 @@ def require(module: str) -> Any:
     except ImportError:
         if module.split(".")[0].replace("_", "-") in REQUIRED or module in REQUIRED:
             pytest.fail(f"{module} is required by SPATIAL_DROPOUT_TEST_BACKENDS but not installed")
-        pytest.skip(f"{module} is not installed")
+        pytest.skip(f"{module} is not installed", allow_module_level=True)
 
 
 class Kind(enum.Enum):
@@ -100,7 +100,9 @@ def _torch(device: str = "cpu") -> Backend:
 def _jax(jit: bool = False) -> Backend:
     jax = require("jax")
     jnp = jax.numpy
-    dtypes = ("float16", "float32", "float64") if jax.config.jax_enable_x64 else ("float16", "float32")
+    dtypes = (
+        ("float16", "float32", "float64") if jax.config.jax_enable_x64 else ("float16", "float32")
+    )
     if not jit:
         return Backend(Kind.JAX, jnp.asarray, np.asarray, writable=False, global_stream=False,
                        dtypes=dtypes)  # fmt: skip
@@ -138,7 +140,7 @@ def _cupy() -> Backend:
     cp = require("cupy")
     try:
         cp.cuda.runtime.getDeviceCount()
-    except Exception:  # noqa: BLE001 (CuPy raises its own CUDARuntimeError without a driver)
+    except Exception:
         pytest.skip("no CUDA device for CuPy")
     return Backend(Kind.CUPY, cp.asarray, cp.asnumpy)
 

@@ -173,8 +173,10 @@ def test_a_new_variant_needs_no_change_to_the_engine():
     from spatial_dropout._functional import _run
     from spatial_dropout._scale import Transform, inverted_transform
 
-    drop_path = Variant("drop_path", "DropPath", lambda shape, fmt: shape[:1] + (1,) * (len(shape) - 1),
-                        inverted_transform)  # fmt: skip
+    def per_sample(shape, fmt):
+        return shape[:1] + (1,) * (len(shape) - 1)
+
+    drop_path = Variant("drop_path", "DropPath", per_sample, inverted_transform)
     x = np.ones((16, 3, 4, 4), dtype=np.float32)
     y = _run(drop_path, x, 0.5, True, False, 3, None)
     per_sample = y.reshape(16, -1)

@@ -57,13 +57,18 @@ def test_kept_values_follow_pytorch_rounding(dtype_name, p):
 def test_every_variant_equals_the_reference(backend: Backend, kind, dtype, p, request):
     if dtype not in backend.dtypes:
         pytest.skip(f"{backend.name} has no {dtype}")
-    if backend.name == "jax:jit" and dtype != "float16" and VARIANTS[kind].transform(p, 23, None).alpha:
-        request.applymarker(pytest.mark.xfail(reason="XLA contracts x * a + b into a fused "
-                                              "multiply-add under jit: last bits differ"))  # fmt: skip
+    if (
+        backend.name == "jax:jit"
+        and dtype != "float16"
+        and VARIANTS[kind].transform(p, 23, None).alpha
+    ):
+        why = "XLA contracts x * a + b into a fused multiply-add under jit: last bits differ"
+        request.applymarker(pytest.mark.xfail(reason=why))
     data = _data((3, 8, 4, 5), dtype)
     out = backend.call(getattr(sd, kind), backend.asarray(data), p, True, generator=11)
     got = backend.to_numpy(out)
-    assert got.dtype == data.dtype and got.shape == data.shape
+    assert got.dtype == data.dtype
+    assert got.shape == data.shape
     np.testing.assert_array_equal(bits(got), bits(expected(kind, data, p, 11)))
 
 
@@ -142,7 +147,9 @@ def test_layouts_give_the_reference_result(layout):
         "fortran": lambda: np.asfortranarray(data),
         "strided": lambda: np.repeat(data, 2, axis=3)[..., ::2],
         "negative": lambda: data[::-1].copy()[::-1],
-        "transposed": lambda: np.ascontiguousarray(data.transpose(3, 2, 1, 0)).transpose(3, 2, 1, 0),
+        "transposed": lambda: np.ascontiguousarray(data.transpose(3, 2, 1, 0)).transpose(
+            3, 2, 1, 0
+        ),
     }[layout]()
     want = expected("dropout2d", data, 0.5, 8)
     np.testing.assert_array_equal(bits(sd.dropout2d(x, 0.5, generator=sd.Generator(8))), bits(want))
@@ -173,7 +180,9 @@ def test_apply_mask_is_the_forward_and_the_backward(backend: Backend):
     x = backend.asarray(data)
     mask = backend.call(sd.dropout_mask, x, 0.25, generator=3)
     y = backend.call(lambda a, m: sd.apply_mask(a, m, 0.25), x, mask)
-    np.testing.assert_array_equal(bits(backend.to_numpy(y)), bits(expected("dropout2d", data, 0.25, 3)))
+    np.testing.assert_array_equal(
+        bits(backend.to_numpy(y)), bits(expected("dropout2d", data, 0.25, 3))
+    )
     grad = backend.asarray(np.full_like(data, np.inf))
     dx = backend.to_numpy(backend.call(lambda a, m: sd.apply_mask(a, m, 0.25), grad, mask))
     keep = np.broadcast_to(reference_mask("dropout2d", data.shape, 0.25, 3), data.shape)
@@ -181,14 +190,19 @@ def test_apply_mask_is_the_forward_and_the_backward(backend: Backend):
     assert np.isinf(dx[keep]).all()
 
 
-@pytest.mark.parametrize(("shape", "mshape"), [((4, 4, 4, 4), (4, 4)), ((4, 4, 4, 4), (4, 1)),
-                                               ((3, 4, 5), (1, 5)), ((2, 3, 4, 4), (3, 1, 1))])  # fmt: skip
+TRAILING = [((4, 4, 4, 4), (4, 4)), ((4, 4, 4, 4), (4, 1)), ((3, 4, 5), (1, 5)),
+            ((2, 3, 4, 4), (3, 1, 1))]  # fmt: skip
+
+
+@pytest.mark.parametrize(("shape", "mshape"), TRAILING)
 def test_apply_mask_broadcasts_from_the_trailing_axes(backend: Backend, shape, mshape):
     """A lower-rank mask lines up with the trailing axes, as NumPy broadcasts (a (4, 4) mask on
     (4, 4, 4, 4) once lined up with the leading ones)."""
     data = _data(shape)
     keep = np.random.default_rng(2).random(mshape) < 0.5
     mask = backend.asarray(keep)
-    got = backend.to_numpy(backend.call(lambda a, m: sd.apply_mask(a, m, 0.5), backend.asarray(data), mask))
+    got = backend.to_numpy(
+        backend.call(lambda a, m: sd.apply_mask(a, m, 0.5), backend.asarray(data), mask)
+    )
     want = np.where(np.broadcast_to(keep, shape), data * np.float32(2), np.float32(0))
     np.testing.assert_array_equal(bits(got), bits(want))

@@ -1,6 +1,6 @@
 """Channel-wise ("spatial") dropout for the arrays people train with.
 
-``dropout2d`` and its family on NumPy, PyTorch, JAX, CuPy and any array-API array: the seed's
+``dropout2d`` and its family on NumPy, PyTorch, JAX, Dask and any array-API array: the seed's
 rank table, exact ``+0.0`` for dropped channels, PyTorch's rounding of kept values, and the same
 mask from the same :class:`Generator` seed on every backend.
 

@@ -9,6 +9,7 @@ from ._version import __version__
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
     parser = argparse.ArgumentParser(
         prog="python -m spatial_dropout", description="Channel-wise dropout, demonstrated."
     )

@@ -32,7 +32,8 @@ class DropoutMixin:
         generator: object = None,
     ) -> None:
         """``p``, ``inplace``, ``data_format`` (Dropout1d/2d/3d) and an optional ``generator``
-        (an ``int`` seeds a :class:`Generator` that the layer's calls advance)."""
+        (an ``int`` seeds a :class:`Generator` that the layer's calls advance).
+        """
         super().__init__()  # torch.nn.Module's, where the layer is one
         name = type(self).__name__
         if isinstance(generator, int) and not isinstance(generator, bool):

@@ -90,7 +90,8 @@ def set_num_threads(n: int) -> None:
 
 def run_split(task: Callable[[int, int], None], items: int, chunks: int) -> None:
     """Run ``task(start, stop)`` over ``chunks`` contiguous ranges of ``range(items)``: the
-    calling thread takes the first, the pool the rest (NumPy's ufuncs release the GIL)."""
+    calling thread takes the first, the pool the rest (NumPy's ufuncs release the GIL).
+    """
     if chunks <= 1:
         task(0, items)
         return

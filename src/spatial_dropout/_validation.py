@@ -53,9 +53,7 @@ def check_data_format(fn: str, data_format: object) -> str:
     """``'channels_first'`` or ``'channels_last'``."""
     if type(data_format) is str and data_format in DATA_FORMATS:
         return data_format
-    msg = (
-        f"{fn}(): `data_format` must be 'channels_first' or 'channels_last'; got {data_format!r}"
-    )
+    msg = f"{fn}(): `data_format` must be 'channels_first' or 'channels_last'; got {data_format!r}"
     raise ValueError(msg)
 
 
@@ -179,7 +177,9 @@ def too_many_entries(fn: str, n: int, limit: int) -> NoReturn:
 
 def bad_mask(fn: str, mask_shape: tuple[int, ...], input_shape: tuple[int, ...]) -> NoReturn:
     """``apply_mask``'s mask does not broadcast to the input."""
-    msg = f"{fn}(): `mask` of shape {mask_shape} does not broadcast to `input` of shape {input_shape}"
+    msg = (
+        f"{fn}(): `mask` of shape {mask_shape} does not broadcast to `input` of shape {input_shape}"
+    )
     raise ValueError(msg)
 
 

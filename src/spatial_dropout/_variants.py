@@ -80,8 +80,11 @@ VARIANTS: dict[str, Variant] = {
         Variant("dropout3d", "Dropout3d", _spatial(3), inverted_transform, channel=True),
         Variant("alpha_dropout", "AlphaDropout", _elementwise, alpha_transform, training=False),
         Variant(
-            "feature_alpha_dropout", "FeatureAlphaDropout", _feature, alpha_transform,
+            "feature_alpha_dropout",
+            "FeatureAlphaDropout",
+            _feature,
+            alpha_transform,
             training=False,
-        ),  # fmt: skip
+        ),
     )
 }

@@ -16,13 +16,13 @@ of the model drawn with the same seed (``rngs`` key ``PRNGKey(s)`` ~ ``generator
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import jax
 from flax import nnx
 
-from ._functional import _run
 from . import _validation as v
+from ._functional import _run
 from ._variants import VARIANTS, Variant
 
 __all__ = ["AlphaDropout", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "FeatureAlphaDropout"]
@@ -125,6 +125,7 @@ class AlphaDropout(_Layer):
 
 class FeatureAlphaDropout(_Layer):
     """Channel-wise alpha dropout (mask ``(N, C, 1, ...)``); see
-    :func:`spatial_dropout.feature_alpha_dropout`."""
+    :func:`spatial_dropout.feature_alpha_dropout`.
+    """
 
     _variant = VARIANTS["feature_alpha_dropout"]

@@ -65,7 +65,8 @@ _creating = threading.Lock()
 
 def kernels() -> Kernels | None:
     """The compiled kernels, or ``None`` without numba or with ``SPATIAL_DROPOUT_NUMBA`` set to
-    ``0``, ``false``, ``no`` or ``off``."""
+    ``0``, ``false``, ``no`` or ``off``.
+    """
     if "k" not in _state:
         with _creating:  # one Kernels (and one launch lock) even when threads race to it
             if "k" not in _state:
@@ -85,7 +86,8 @@ def _load() -> Kernels | None:
 
 def usable(x: Array) -> bool:
     """Whether the kernels take this array: float32 or float64 in native byte order,
-    C-contiguous."""
+    C-contiguous.
+    """
     return x.dtype.char in "fd" and x.dtype.isnative and bool(x.flags.c_contiguous)
 
 

@@ -105,7 +105,8 @@ def scale_rows(
     tuning: Tuning | None = None, threads: int | None = None,
 ) -> None:  # fmt: skip
     """``out2[i] = x2[i] * s`` for kept rows ``i``, ``+0.0`` rows elsewhere; ``out2`` may be
-    ``x2`` (in place). ``threads`` defaults to :func:`get_num_threads`."""
+    ``x2`` (in place). ``threads`` defaults to :func:`get_num_threads`.
+    """
     threads = threads or get_num_threads()
     tuning = tuning or DEFAULT
     if k is not None:
@@ -143,7 +144,8 @@ def select(
     tuning: Tuning | None = None,
 ) -> None:  # fmt: skip
     """Element-wise, on 1-D arrays of one size: ``x * s`` where kept, else ``+0.0``; ``out``
-    may be ``x``."""
+    may be ``x``.
+    """
     tuning = tuning or DEFAULT
     if k is not None:
         w, thr = _words_and_threshold(words, threshold)
@@ -169,7 +171,8 @@ def philox_dropout(
     tuning: Tuning | None = None,
 ) -> None:  # fmt: skip
     """Compiled, fused portable element-wise dropout on 1-D arrays (``out`` may be ``x``):
-    entry ``i`` is kept iff word ``i`` of ``(seed, counter)`` is ``>= threshold``."""
+    entry ``i`` is kept iff word ``i`` of ``(seed, counter)`` is ``>= threshold``.
+    """
     tuning = tuning or DEFAULT
     consts = (*_split(seed), *_split(counter), np.uint32(threshold), x.dtype.type(s),
               x.dtype.type(0))  # fmt: skip
@@ -210,5 +213,6 @@ def _by_runs(x2: Array, out2: Array, keep: Array, s: Any, start: int, stop: int)
 
 def _split(v: int) -> tuple[np.uint64, np.uint64]:
     """The low and high words of ``v``, typed uint64: with uint32 arguments numba's mixed
-    uint32/uint64 arithmetic made the Philox loop 2.4x slower (0.58 against 0.25 ns a word)."""
+    uint32/uint64 arithmetic made the Philox loop 2.4x slower (0.58 against 0.25 ns a word).
+    """
     return np.uint64(v & 0xFFFFFFFF), np.uint64((v >> 32) & 0xFFFFFFFF)

@@ -106,8 +106,9 @@ class NumPyBackend:
         out = x if inplace else np.empty_like(x)
         if t.alpha:
             a, b_keep, b_drop = (np.asarray(c, dtype=x.dtype) for c in (t.a, t.b_keep, t.b_drop))
-            np.multiply(x, a, out=out)
-            np.add(out, b_keep, out=out)
+            with np.errstate(over="ignore", invalid="ignore"):  # p next to 1 in float16: as
+                np.multiply(x, a, out=out)  # PyTorch, a overflows to inf (no warning there)
+                np.add(out, b_keep, out=out)
             _cpu.fill_where(out, keep, b_drop)
             return out
         # a Python float is a "weak" scalar for NumPy's own float dtypes (NEP 50), and exact

@@ -33,7 +33,8 @@ def keep_mask(
 ) -> Any:  # fmt: skip
     """The portable keep mask: entry ``i`` is kept iff word ``i`` of ``(seed, counter)`` is at
     least ``threshold``. ``word_dtype`` is ``uint32``, or ``int64`` where ``uint32`` lacks
-    arithmetic (PyTorch)."""
+    arithmetic (PyTorch).
+    """
     if keeps_nothing(threshold):
         return xp.zeros(shape, dtype=xp.bool, device=device)
     words = random_words(
@@ -44,7 +45,8 @@ def keep_mask(
 
 def apply(xp: Any, x: Any, keep: Any, t: Transform, inplace: bool) -> Any:
     """Kept (``keep`` broadcasts to ``x``): ``x * a`` (``+ b_keep`` for alpha); dropped: exactly
-    ``b_drop`` (``+0.0`` for inverted dropout)."""
+    ``b_drop`` (``+0.0`` for inverted dropout).
+    """
     device = compat.device(x)
     kept = x * t.a + t.b_keep if t.alpha else x * t.a
     dropped = xp.full((), t.b_drop, dtype=x.dtype, device=device)

@@ -1,6 +1,7 @@
-"""Torch-only pieces, imported once torch is: the portable mask as a custom op, and the
-autograd function of the dropout kernel. (Kept apart so that importing spatial_dropout never
-imports torch.)"""
+"""Torch-only pieces, imported once torch is: the portable mask op and the autograd function.
+
+Kept apart so that importing spatial_dropout never imports torch.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ def portable_keep(
     like: torch.Tensor, n: int, key: list[int], stream: list[int], threshold: int
 ) -> torch.Tensor:
     """The portable mask as an opaque op: Inductor would otherwise inline Philox's integer DAG
-    into one loop and take exponential time doing so. Exact under compile: it runs these ops."""
+    into one loop and take exponential time doing so. Exact under compile: it runs these ops.
+    """
     import array_api_compat.torch as xp
 
     seed, ctr = key[0] | (key[1] << 32), stream[0] | (stream[1] << 32)
@@ -50,7 +52,8 @@ def _kernel(x: torch.Tensor, keep: torch.Tensor, scale: float, inplace: bool) ->
     """``x * scale`` where ``keep``, ``+0.0`` elsewhere; ``keep`` is boolean, or the 0/1 noise
     of ``bernoulli_``. On the CPU (float32, float64) the NumPy backend's kernel runs on the
     tensors' memory (a broadcast ``masked_fill_`` costs several times the multiply,
-    ``index_fill_`` about half of it); elsewhere a multiply, then a fill."""
+    ``index_fill_`` about half of it); elsewhere a multiply, then a fill.
+    """
     rows = _rows(x, keep)
     if rows is not None and x.dtype in _NUMPY_DTYPES:
         out = x if inplace else torch.empty_like(x)
@@ -87,7 +90,8 @@ def _on_memory(
 
 class ScaledMask(torch.autograd.Function):
     """``y = x * s`` where ``keep``, ``+0.0`` elsewhere; the gradient is the same map of the
-    incoming gradient, so a dropped entry gets exactly 0 even from an ``inf`` or ``NaN``."""
+    incoming gradient, so a dropped entry gets exactly 0 even from an ``inf`` or ``NaN``.
+    """
 
     @staticmethod
     def forward(

@@ -16,7 +16,7 @@ class Generator:
     Each dropout call that draws a mask takes the next value of the generator's call counter; the
     mask entry with logical index ``i`` is then a pure function of ``(seed, counter, i)``
     (Philox4x32-10), so the same calls on the same shapes give the same masks on NumPy, PyTorch
-    (CPU or CUDA), JAX and CuPy, whatever the memory layout. Thread-safe: concurrent calls
+    (CPU or CUDA), JAX and Dask, whatever the memory layout. Thread-safe: concurrent calls
     always receive distinct counters.
 
     Parameters
@@ -144,6 +144,7 @@ def _derive_seed(seed: int, counter: int, fork: int) -> int:
 
 default_generator = Generator()
 
+
 def manual_seed(seed: int) -> Generator:
     """Seed the global stream that NumPy and array-API inputs draw from when ``generator=None``.
 
@@ -169,7 +170,6 @@ def manual_seed(seed: int) -> Generator:
 
     Examples
     --------
-
     >>> import numpy as np, spatial_dropout as sd
     >>> x = np.ones((4, 8, 2, 2))
     >>> _ = sd.manual_seed(0); a = sd.dropout2d(x)

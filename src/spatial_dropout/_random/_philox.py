@@ -2,7 +2,7 @@
 
 Every operation is an element-wise ``&``, ``|``, ``^``, ``<<``, ``>>``, ``*`` or ``+`` whose
 exact result stays below 2**32, so the same code gives the same bits on any array namespace and
-any integer dtype at least 32 bits wide: ``uint32`` (NumPy, JAX, CuPy) or ``int64`` (PyTorch,
+any integer dtype at least 32 bits wide: ``uint32`` (NumPy, JAX, array-API libraries) or ``int64`` (PyTorch,
 whose ``uint32`` lacks most kernels). A 32x32-bit product is assembled from 16-bit halves.
 """
 
@@ -61,7 +61,8 @@ def _bump(xp: Any, k: Any, increment: int, like: Any) -> Any:
 
 def word(xp: Any, value: Any, like: Any) -> Any:
     """A word constant as an operand: a Python int, or a 0-d array where ints above 2**31 are
-    refused (JAX). A Python int costs no host-to-device copy on a GPU; arrays pass through."""
+    refused (JAX). A Python int costs no host-to-device copy on a GPU; arrays pass through.
+    """
     if not isinstance(value, int) or value < 2**31 or not compat.is_jax_namespace(xp):
         return value
     return xp.asarray(value, dtype=like.dtype, device=compat.device(like))
@@ -86,7 +87,8 @@ def random_words(
     dtype = xp.uint32 if dtype is None else dtype
     first, last = start // 4, (start + n + 3) // 4  # blocks that hold the wanted indices
     if 4 * last > MAX_ENTRIES:
-        raise ValueError(f"at most 2**34 mask entries are supported; got {start + n}")
+        msg = f"at most 2**34 mask entries are supported; got {start + n}"
+        raise ValueError(msg)
     blocks = xp.arange(first, last, dtype=dtype, device=device)
     zero = xp.zeros_like(blocks)
     lo = zero + word(xp, stream & _MASK32, blocks)
