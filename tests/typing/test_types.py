@@ -24,7 +24,8 @@ def test_numpy_in_numpy_out() -> None:
 def test_torch_in_torch_out() -> None:
     import pytest
 
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
+    import torch
 
     t = torch.ones(2, 3, 4, 4)
     assert_type(sd.dropout2d(t, 0.5), torch.Tensor)

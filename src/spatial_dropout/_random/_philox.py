@@ -2,8 +2,9 @@
 
 Every operation is an element-wise ``&``, ``|``, ``^``, ``<<``, ``>>``, ``*`` or ``+`` whose
 exact result stays below 2**32, so the same code gives the same bits on any array namespace and
-any integer dtype at least 32 bits wide: ``uint32`` (NumPy, JAX, array-API libraries) or ``int64`` (PyTorch,
-whose ``uint32`` lacks most kernels). A 32x32-bit product is assembled from 16-bit halves.
+any integer dtype at least 32 bits wide: ``uint32`` (NumPy, JAX, array-API libraries) or
+``int64`` (PyTorch, whose ``uint32`` lacks most kernels). A 32x32-bit product is assembled
+from 16-bit halves.
 """
 
 from __future__ import annotations
