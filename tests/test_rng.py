@@ -72,6 +72,17 @@ def test_random_words_identical_across_namespaces(ns):
     np.testing.assert_array_equal(got, ref)
 
 
+@pytest.mark.parametrize("n", [1, 4, 5, 47, 48, 49, 1001, 4 * (1 << 14) + 3])
+@pytest.mark.parametrize(("seed", "counter"), [(0, 0), (2**64 - 1, 2**64 - 1), (12345, 2**40 + 3)])
+def test_numpy_philox_equals_the_array_api_code(n, seed, counter):
+    """The NumPy fast path (Python ints for tiny masks, uint64 rows in chunks otherwise)."""
+    from spatial_dropout._random import _philox_numpy
+
+    np.testing.assert_array_equal(
+        _philox_numpy.words(n, seed, counter), random_words(np, n, seed, counter)
+    )
+
+
 @pytest.mark.parametrize(("start", "n"), [(0, 7), (1, 9), (3, 1), (4, 8), (13, 50)])
 def test_random_words_depend_only_on_the_logical_index(start, n):
     """Any chunk of the index range reproduces the same words: chunking cannot change a mask."""

@@ -9,7 +9,9 @@ from . import _validation as v
 
 
 @functools.lru_cache(maxsize=1024)
-def _cached(shape: tuple[int, ...], spatial_dims: int | None, data_format: str) -> tuple[int, ...]:
+def cached_mask_shape(
+    shape: tuple[int, ...], spatial_dims: int | None, data_format: str
+) -> tuple[int, ...]:
     return _mask_shape(shape, spatial_dims, data_format)
 
 
@@ -55,7 +57,7 @@ def mask_shape(
         shape = tuple(int(d) for d in shape)
     if spatial_dims not in (None, 1, 2, 3):
         v.check_choice("mask_shape", "spatial_dims", spatial_dims, ("None", "1", "2", "3"))
-    return _cached(shape, spatial_dims, v.check_data_format("mask_shape", data_format))
+    return cached_mask_shape(shape, spatial_dims, v.check_data_format("mask_shape", data_format))
 
 
 def _mask_shape(

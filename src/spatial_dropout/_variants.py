@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._scale import Transform, alpha_transform, inverted_transform
-from ._shapes import feature_mask_shape, mask_shape
+from ._shapes import cached_mask_shape, feature_mask_shape
 
 MaskShape = Callable[[tuple[int, ...], str], tuple[int, ...]]
 
@@ -66,7 +66,7 @@ def _feature(shape: tuple[int, ...], data_format: str) -> tuple[int, ...]:
 
 def _spatial(n: int) -> MaskShape:
     def rule(shape: tuple[int, ...], data_format: str) -> tuple[int, ...]:
-        return mask_shape(shape, n, data_format)
+        return cached_mask_shape(shape, n, data_format)  # data_format validated by the caller
 
     return rule
 

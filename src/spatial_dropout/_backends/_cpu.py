@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .._random._philox import random_words
+from .._random import _philox_numpy
 from .._threads import get_num_threads, run_split
 from . import _compiled
 from ._compiled import Kernels
@@ -90,10 +90,9 @@ def planes(shape: tuple[int, ...], mshape: tuple[int, ...]) -> int | None:
 
 
 def words(n: int, seed: int, counter: int, k: Kernels | None) -> Array:
-    """``n`` words of the portable stream ``(seed, counter)``: compiled, else NumPy array code."""
+    """``n`` words of the portable stream ``(seed, counter)``: compiled, else NumPy code."""
     if k is None:
-        out: Array = random_words(np, n, seed, counter)
-        return out
+        return _philox_numpy.words(n, seed, counter)
     blocks = (n + 3) // 4
     buf = np.empty(4 * blocks, dtype=np.uint32)
     k.words(0, blocks, *_split(seed), *_split(counter), buf)
@@ -211,8 +210,9 @@ def _by_runs(x2: Array, out2: Array, keep: Array, s: Any, start: int, stop: int)
             out2[rows] = 0
 
 
-def _split(v: int) -> tuple[np.uint64, np.uint64]:
-    """The low and high words of ``v``, typed uint64: with uint32 arguments numba's mixed
-    uint32/uint64 arithmetic made the Philox loop 2.4x slower (0.58 against 0.25 ns a word).
+def _split(v: int) -> tuple[int, int]:
+    """The low and high 32-bit words of ``v``, as Python ints: numba types them int64, which
+    runs the Philox loops as fast as uint64 scalars did (250 us per 2**20 words either way) and
+    costs 0.9 us less per call to build.
     """
-    return np.uint64(v & 0xFFFFFFFF), np.uint64((v >> 32) & 0xFFFFFFFF)
+    return v & 0xFFFFFFFF, (v >> 32) & 0xFFFFFFFF

@@ -96,10 +96,14 @@ class NumPyBackend:
         out = x if inplace else np.empty_like(x)
         seed, counter = source.take()
         if elementwise:
-            _cpu.philox_dropout(x.reshape(-1), out.reshape(-1), seed, counter, threshold, t.a, k)
+            x1 = x.reshape(-1)  # the kernels run in place when given one object twice
+            _cpu.philox_dropout(x1, x1 if inplace else out.reshape(-1), seed, counter, threshold,
+                                t.a, k)  # fmt: skip
         else:
             words = _cpu.words(math.prod(shape), seed, counter, k)
-            _cpu.scale_rows(x.reshape(rows, -1), out.reshape(rows, -1), words, threshold, t.a, k)
+            x2 = x.reshape(rows, -1)
+            out2 = x2 if inplace else out.reshape(rows, -1)
+            _cpu.scale_rows(x2, out2, words, threshold, t.a, k)
         return out
 
     def apply(self, x: Any, keep: Any, t: Transform, inplace: bool) -> Any:
@@ -119,9 +123,11 @@ class NumPyBackend:
             _cpu.fill_where(out, keep, 0)
             return out
         k = _cpu.compiled_for(x)
-        x2, out2, keep1 = x.reshape(rows, -1), out.reshape(rows, -1), keep.reshape(-1)
+        x2, keep1 = x.reshape(rows, -1), keep.reshape(-1)
+        out2 = x2 if inplace else out.reshape(rows, -1)  # one object twice: in place
         if x2.shape[1] == 1 and x.itemsize in (2, 4, 8):  # an element-wise mask
-            _cpu.select(x2.reshape(-1), out2.reshape(-1), keep1, None, s, k)
+            x1 = x2.reshape(-1)
+            _cpu.select(x1, x1 if inplace else out2.reshape(-1), keep1, None, s, k)
         else:
             _cpu.scale_rows(x2, out2, keep1, None, s, k)
         return out

@@ -83,7 +83,8 @@ def _on_memory(
     s = np.asarray(scale, dtype=x2.dtype)
     k = _cpu.compiled_for(x2)
     if x2.shape[1] == 1:  # an element-wise mask
-        _cpu.select(x2.reshape(-1), out2.reshape(-1), keep1, None, s, k)
+        x1 = x2.reshape(-1)
+        _cpu.select(x1, x1 if out2 is x2 else out2.reshape(-1), keep1, None, s, k)
     else:
         _cpu.scale_rows(x2, out2, keep1, None, s, k, threads=torch.get_num_threads())
 

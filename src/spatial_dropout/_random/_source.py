@@ -57,6 +57,8 @@ class Key:
 
 
 Source = Portable | Native | Key
+_GLOBAL = Portable(default_generator)  # generator=None where the framework has no generator
+_DEFAULT = Native()
 
 
 def resolve(fn: str, generator: object, key: object, backend: Backend, x: object) -> Source:
@@ -70,7 +72,7 @@ def resolve(fn: str, generator: object, key: object, backend: Backend, x: object
             v.generator_and_key(fn)
         generator = key
     if generator is None:
-        return Portable(default_generator) if backend.default_stream == "global" else Native()
+        return _GLOBAL if backend.default_stream == "global" else _DEFAULT
     if isinstance(generator, Generator):
         if not backend.can_advance(x):
             v.generator_under_trace(fn)
