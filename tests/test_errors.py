@@ -4,6 +4,8 @@ and the value; the input untouched. Every argument is validated on every call, i
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -25,7 +27,8 @@ def _check(backend: Backend, kind: str, exc: type[Exception], match: str, *args,
 
 
 @pytest.mark.parametrize("kind", ALL)
-@pytest.mark.parametrize("p", [-0.1, 1.5, float("nan"), float("inf")])
+@pytest.mark.parametrize("p", [-0.1, 1.5, float("nan"), float("inf"), 10**400,
+                               Fraction(10**400, 3), -(10**400)])  # fmt: skip
 def test_p_out_of_range(backend: Backend, kind, p):
     _check(backend, kind, ValueError, r"`p` must be a probability in \[0, 1\]; got", p, True)
 
@@ -161,3 +164,14 @@ def test_layer_constructor_validates():
         sd.Dropout(0.5, data_format="channels_last")
     with pytest.raises(ValueError, match=r"^Dropout2d\(\): `seed` must be in"):
         sd.Dropout2d(0.5, generator=-1)
+
+
+def test_inplace_on_an_overlapping_view_is_refused():
+    """torch refuses such writes; the result would depend on the order of the writes."""
+    base = np.arange(12, dtype=np.float64)
+    view = np.lib.stride_tricks.as_strided(base, shape=(3, 6), strides=(16, 8))
+    with pytest.raises(ValueError, match=r"^dropout\(\): inplace=True, but a numpy.ndarray view "
+                       r"whose elements overlap in memory cannot be written"):  # fmt: skip
+        sd.dropout(view, 0.5, True, True, generator=0)
+    np.testing.assert_array_equal(base, np.arange(12.0))
+    assert sd.dropout(view, 0.5, generator=0).shape == (3, 6)  # out of place is fine

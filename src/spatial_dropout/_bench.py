@@ -41,7 +41,9 @@ _WARM_S = 0.012  # PyTorch's OpenMP workers spin 5-10 ms after a parallel op
 def _median_times(
     cands: dict[str, Callable[[], object]], reps: int, number: int = 3
 ) -> dict[str, float]:
-    """Alternating blocks: each repetition runs every candidate in turn, untimed for 12 ms (so
+    """Median times of ``cands`` in alternating blocks.
+
+    Each repetition runs every candidate in turn, untimed for 12 ms (so
     it reaches its own hot steady state and the previous library's spinning workers have gone
     idle), then ``number`` timed calls. Medians of the blocks' means, in ms.
     """

@@ -31,7 +31,9 @@ class DropoutMixin:
         data_format: str = "channels_first",
         generator: object = None,
     ) -> None:
-        """``p``, ``inplace``, ``data_format`` (Dropout1d/2d/3d) and an optional ``generator``
+        """Validate and keep the layer's arguments.
+
+        ``p``, ``inplace``, ``data_format`` (Dropout1d/2d/3d) and an optional ``generator``
         (an ``int`` seeds a :class:`Generator` that the layer's calls advance).
         """
         super().__init__()  # torch.nn.Module's, where the layer is one

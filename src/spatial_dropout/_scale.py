@@ -75,8 +75,10 @@ def alpha_constants(p: float, mant: int) -> tuple[float, float, float]:
 
 @dataclass(frozen=True)
 class Transform:
-    """What dropout does to values: kept ``x * a`` (``+ b_keep`` if ``alpha``), dropped exactly
-    ``b_drop``. Inverted dropout is ``Transform(s)``: kept ``x * s``, dropped ``+0.0``.
+    """What dropout does to values.
+
+    Kept ``x * a`` (``+ b_keep`` if ``alpha``), dropped exactly ``b_drop``. Inverted dropout is
+    ``Transform(s)``: kept ``x * s``, dropped ``+0.0``.
     """
 
     a: float

@@ -89,8 +89,9 @@ def set_num_threads(n: int) -> None:
 
 
 def run_split(task: Callable[[int, int], None], items: int, chunks: int) -> None:
-    """Run ``task(start, stop)`` over ``chunks`` contiguous ranges of ``range(items)``: the
-    calling thread takes the first, the pool the rest (NumPy's ufuncs release the GIL).
+    """Run ``task(start, stop)`` over ``chunks`` contiguous ranges of ``range(items)``.
+
+    The calling thread takes the first, the pool the rest (NumPy's ufuncs release the GIL).
     """
     if chunks <= 1:
         task(0, items)

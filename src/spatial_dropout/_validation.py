@@ -34,7 +34,10 @@ def check_p(fn: str, p: object) -> float:
     if isinstance(p, bool) or not isinstance(p, Real):
         msg = f"{fn}(): `p` must be a real number in [0, 1]; got {p!r} ({type_name(p)})"
         raise TypeError(msg)
-    value = float(p)
+    try:
+        value = float(p)
+    except OverflowError:  # 10**400, a huge Fraction: far outside [0, 1]
+        value = math.inf
     if math.isnan(value) or not 0.0 <= value <= 1.0:
         msg = f"{fn}(): `p` must be a probability in [0, 1]; got {p!r}"
         raise ValueError(msg)

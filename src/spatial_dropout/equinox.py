@@ -24,8 +24,10 @@ __all__ = ["AlphaDropout", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "Fe
 
 
 class _Layer(eqx.Module):
-    """An Equinox dropout layer: ``p``, ``inference`` and, for Dropout1d/2d/3d,
-    ``data_format`` (default ``"channels_last"``). Unlike ``equinox.nn.Dropout``, ``p == 1``
+    """An Equinox dropout layer.
+
+    It holds ``p``, ``inference`` and, for Dropout1d/2d/3d, ``data_format`` (default
+    ``"channels_last"``). Unlike ``equinox.nn.Dropout``, ``p == 1``
     gives zeros and a zero gradient, not ``NaN``.
 
     >>> from spatial_dropout.equinox import Dropout

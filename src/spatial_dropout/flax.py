@@ -29,8 +29,10 @@ __all__ = ["AlphaDropout", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "Fe
 
 
 class _Layer(nnx.Module):
-    """A Flax NNX dropout layer; arguments as ``flax.nnx.Dropout`` (``rate``, ``rngs``,
-    ``deterministic``, ``rng_collection``) plus ``data_format``.
+    """A Flax NNX dropout layer.
+
+    Arguments as ``flax.nnx.Dropout`` (``rate``, ``rngs``, ``deterministic``,
+    ``rng_collection``) plus ``data_format``.
 
     >>> from flax import nnx
     >>> from spatial_dropout.flax import Dropout
@@ -124,8 +126,9 @@ class AlphaDropout(_Layer):
 
 
 class FeatureAlphaDropout(_Layer):
-    """Channel-wise alpha dropout (mask ``(N, C, 1, ...)``); see
-    :func:`spatial_dropout.feature_alpha_dropout`.
+    """Channel-wise alpha dropout (mask ``(N, C, 1, ...)``).
+
+    See :func:`spatial_dropout.feature_alpha_dropout`.
     """
 
     _variant = VARIANTS["feature_alpha_dropout"]

@@ -39,8 +39,10 @@ class Kernels:
     def run(
         self, name: str, nbytes: int, threads: int | None, parallel_bytes: int, *args: Any
     ) -> None:
-        """Run kernel ``name``: the parallel build for inputs of ``parallel_bytes`` and more
-        (at ``threads``, default ``get_num_threads()``), else the serial one on this thread.
+        """Run kernel ``name``, serial or parallel.
+
+        The parallel build runs inputs of ``parallel_bytes`` and more (at ``threads``, default
+        ``get_num_threads()``), the serial one anything else, on this thread.
 
         Parallel launches take a lock: each already uses every thread it is given, and
         numba's fallback threading layer (workqueue, where no OpenMP or TBB is found) aborts
@@ -64,8 +66,10 @@ _creating = threading.Lock()
 
 
 def kernels() -> Kernels | None:
-    """The compiled kernels, or ``None`` without numba or with ``SPATIAL_DROPOUT_NUMBA`` set to
-    ``0``, ``false``, ``no`` or ``off``.
+    """The compiled kernels, or ``None``.
+
+    ``None`` without numba, or with ``SPATIAL_DROPOUT_NUMBA`` set to ``0``, ``false``, ``no`` or
+    ``off``.
     """
     if "k" not in _state:
         with _creating:  # one Kernels (and one launch lock) even when threads race to it
@@ -85,9 +89,7 @@ def _load() -> Kernels | None:
 
 
 def usable(x: Array) -> bool:
-    """Whether the kernels take this array: float32 or float64 in native byte order,
-    C-contiguous.
-    """
+    """Whether the kernels take this array: float32/float64, native byte order, C order."""
     return x.dtype.char in "fd" and x.dtype.isnative and bool(x.flags.c_contiguous)
 
 

@@ -69,9 +69,11 @@ def compiled_for(*arrays: Array) -> Kernels | None:
 
 
 def planes(shape: tuple[int, ...], mshape: tuple[int, ...]) -> int | None:
-    """How many planes a C-contiguous array of ``shape`` has under a mask of ``mshape``, if the
-    mask (aligned to the trailing axes, as NumPy broadcasts) is ``(a, b, ..., 1, ..., 1)`` with
-    its leading axes equal to the array's: then plane ``i`` shares mask entry ``i``. Else None.
+    """How many planes a C-contiguous array of ``shape`` has under a mask of ``mshape``.
+
+    That is, if the mask (aligned to the trailing axes, as NumPy broadcasts) is ``(a, b, ..., 1,
+    ..., 1)`` with its leading axes equal to the array's: then plane ``i`` shares mask entry ``i``.
+    Else None.
 
     >>> planes((8, 3, 4, 4), (8, 3, 1, 1)), planes((4, 4, 4, 4), (4, 4)), planes((5, 6), (1,))
     (24, None, 1)
@@ -103,8 +105,9 @@ def scale_rows(
     x2: Array, out2: Array, words: Array, threshold: int | None, s: Any, k: Kernels | None,
     tuning: Tuning | None = None, threads: int | None = None,
 ) -> None:  # fmt: skip
-    """``out2[i] = x2[i] * s`` for kept rows ``i``, ``+0.0`` rows elsewhere; ``out2`` may be
-    ``x2`` (in place). ``threads`` defaults to :func:`get_num_threads`.
+    """``out2[i] = x2[i] * s`` for kept rows ``i``, ``+0.0`` rows elsewhere.
+
+    ``out2`` may be ``x2`` (in place). ``threads`` defaults to :func:`get_num_threads`.
     """
     threads = threads or get_num_threads()
     tuning = tuning or DEFAULT
@@ -142,9 +145,7 @@ def select(
     x: Array, out: Array, words: Array, threshold: int | None, s: Any, k: Kernels | None,
     tuning: Tuning | None = None,
 ) -> None:  # fmt: skip
-    """Element-wise, on 1-D arrays of one size: ``x * s`` where kept, else ``+0.0``; ``out``
-    may be ``x``.
-    """
+    """Element-wise on 1-D arrays: ``x * s`` where kept, else ``+0.0``; ``out`` may be ``x``."""
     tuning = tuning or DEFAULT
     if k is not None:
         w, thr = _words_and_threshold(words, threshold)
@@ -169,8 +170,9 @@ def philox_dropout(
     x: Array, out: Array, seed: int, counter: int, threshold: int, s: Any, k: Kernels,
     tuning: Tuning | None = None,
 ) -> None:  # fmt: skip
-    """Compiled, fused portable element-wise dropout on 1-D arrays (``out`` may be ``x``):
-    entry ``i`` is kept iff word ``i`` of ``(seed, counter)`` is ``>= threshold``.
+    """Compiled, fused portable element-wise dropout on 1-D arrays (``out`` may be ``x``).
+
+    Entry ``i`` is kept iff word ``i`` of ``(seed, counter)`` is ``>= threshold``.
     """
     tuning = tuning or DEFAULT
     consts = (*_split(seed), *_split(counter), np.uint32(threshold), x.dtype.type(s),
@@ -211,7 +213,9 @@ def _by_runs(x2: Array, out2: Array, keep: Array, s: Any, start: int, stop: int)
 
 
 def _split(v: int) -> tuple[int, int]:
-    """The low and high 32-bit words of ``v``, as Python ints: numba types them int64, which
+    """The low and high 32-bit words of ``v``, as Python ints.
+
+    Numba types them int64, which
     runs the Philox loops as fast as uint64 scalars did (250 us per 2**20 words either way) and
     costs 0.9 us less per call to build.
     """

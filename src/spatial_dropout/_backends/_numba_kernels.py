@@ -22,8 +22,9 @@ _CHUNK = 2048  # element-wise: words per chunk (a multiple of 4; 8 KB stays in L
 
 
 def _jit(f: Callable[..., Any], parallel: bool = False, njit: Any = numba.njit) -> Any:
-    """``f`` compiled (on first call) without the GIL, cached on disk where numba finds a
-    writable place for it, else compiled afresh in each process.
+    """``f`` compiled (on first call) without the GIL.
+
+    Cached on disk where numba finds a writable place for it, else compiled in each process.
     """
     try:
         return njit(nogil=True, cache=True, parallel=parallel)(f)
@@ -32,8 +33,10 @@ def _jit(f: Callable[..., Any], parallel: bool = False, njit: Any = numba.njit) 
 
 
 def _renamed(f: Callable[..., None], suffix: str) -> Callable[..., None]:
-    """A copy of ``f`` under another name: numba's on-disk cache keys on the name, not on
-    ``parallel=``, so the serial and parallel builds of one source would share an entry.
+    """A copy of ``f`` under another name.
+
+    Numba's on-disk cache keys on the name, not on ``parallel=``, so the serial and parallel
+    builds of one source would share an entry.
     """
     g = FunctionType(f.__code__, f.__globals__, f.__name__ + suffix, None, f.__closure__)
     g.__qualname__ = f.__qualname__ + suffix
@@ -47,8 +50,10 @@ _LO, _SHIFT = np.uint64(0xFFFFFFFF), np.uint64(32)
 
 @_jit
 def words_into(first: int, blocks: int, k0: Any, k1: Any, s0: Any, s1: Any, out: Array) -> None:
-    """Philox4x32-10 blocks ``first .. first + blocks - 1`` of counter ``(b, 0, s0, s1)`` under
-    key ``(k0, k1)``, as ``4 * blocks`` words (the loop vectorises: 32x32->64 multiplies).
+    """Philox4x32-10 blocks ``first .. first + blocks - 1`` as ``4 * blocks`` words.
+
+    Block ``b`` has counter ``(b, 0, s0, s1)`` under key ``(k0, k1)``; the loop vectorises
+    (32x32->64 multiplies).
     """
     for j in range(blocks):
         c0, c1, c2, c3 = np.uint32(first + j), np.uint32(0), np.uint32(s0), np.uint32(s1)
@@ -81,8 +86,10 @@ def keep_words_inplace(xs: Array, w: Array, thr: Any, s: Any, zero: Any) -> None
 
 @_jit
 def partition(w: Array, thr: Any) -> tuple[Array, int]:
-    """Row numbers, kept rows first, and how many are kept: branch-free, so the row loops
-    below never mispredict on a random mask (7x7 planes, p = 0.5: 17.9 -> 11.4 us).
+    """Row numbers, kept rows first, and how many are kept.
+
+    Branch-free, so the row loops below never mispredict on a random mask (7x7 planes,
+    p = 0.5: 17.9 -> 11.4 us).
     """
     n = w.shape[0]
     rows = np.empty(n, dtype=np.int64)

@@ -17,7 +17,8 @@ import numpy as np
 from .. import _validation as v
 from .._random._source import Native, Portable, Source
 from .._scale import Transform, drop_threshold, keeps_nothing
-from . import _cpu
+from . import _compiled, _cpu
+from ._compiled import Kernels
 from ._contract import MAX_ENTRIES
 
 Array = np.ndarray[Any, Any]
@@ -39,6 +40,29 @@ def _mantissa(dtype: np.dtype[Any]) -> int:
     return m
 
 
+def _overlaps(x: Array) -> bool:
+    """Whether two elements of ``x`` may share memory.
+
+    A conservative test: with the strides sorted by size, each must step past everything the
+    smaller ones span. False for every ordinary layout: C, Fortran, transposed, sliced, negative
+    steps.
+
+    >>> a = np.zeros((4, 4))
+    >>> _overlaps(a), _overlaps(a.T[::-1, ::2]), _overlaps(np.broadcast_to(a[:1], (4, 4)))
+    (False, False, True)
+    """
+    if x.flags.c_contiguous or x.flags.f_contiguous:
+        return False
+    extent = x.itemsize
+    for stride, n in sorted(
+        (abs(st), n) for st, n in zip(x.strides, x.shape, strict=True) if n > 1
+    ):
+        if stride < extent:
+            return True
+        extent = stride * (n - 1) + extent
+    return False
+
+
 class NumPyBackend:
     """``numpy.ndarray``: the global stream for ``generator=None``; ``numpy.random.Generator``."""
 
@@ -57,7 +81,11 @@ class NumPyBackend:
         return int(x.size)
 
     def why_not_writeable(self, x: Any) -> str | None:
-        return None if x.flags.writeable else "a read-only numpy.ndarray"
+        if not x.flags.writeable:
+            return "a read-only numpy.ndarray"
+        if _overlaps(x):  # as_strided, broadcast_to views: the result would hang on write order
+            return "a numpy.ndarray view whose elements overlap in memory"
+        return None
 
     def can_advance(self, x: Any) -> bool:
         return True
@@ -69,6 +97,11 @@ class NumPyBackend:
         return isinstance(mask, np.ndarray) and mask.dtype == np.bool_
 
     def mask(self, fn: str, x: Any, shape: tuple[int, ...], p: float, source: Source) -> Any:
+        return self._mask(fn, shape, p, source, _cpu.compiled_for())
+
+    def _mask(
+        self, fn: str, shape: tuple[int, ...], p: float, source: Source, k: Kernels | None
+    ) -> Any:
         if isinstance(source, Native):
             return source.generator.random(shape) >= p
         if not isinstance(source, Portable):
@@ -77,7 +110,7 @@ class NumPyBackend:
         if keeps_nothing(threshold):
             source.take()
             return np.zeros(shape, dtype=bool)
-        words = _cpu.words(math.prod(shape), *source.take(), _cpu.compiled_for())
+        words = _cpu.words(math.prod(shape), *source.take(), k)
         return (words >= threshold).reshape(shape)
 
     def dropout(
@@ -85,14 +118,16 @@ class NumPyBackend:
         inplace: bool,
     ) -> Any:  # fmt: skip
         threshold = drop_threshold(p)
-        k = _cpu.compiled_for(x)
-        if t.alpha or k is None or not isinstance(source, Portable) or keeps_nothing(threshold):
-            return self.apply(x, self.mask(fn, x, shape, p, source), t, inplace)
-        # the compiled kernels: one call that reads the mask's words, never a boolean mask
+        kw = _cpu.compiled_for()  # decided once a call: for the words, and for x's memory
+        k = kw if kw is not None and _compiled.usable(x) else None
         elementwise = shape == x.shape
-        rows = None if elementwise else _cpu.planes(x.shape, shape)
-        if rows is None and not elementwise:
-            return self.apply(x, self.mask(fn, x, shape, p, source), t, inplace)
+        rows = None if elementwise or k is None else _cpu.planes(x.shape, shape)
+        if (
+            t.alpha or k is None or not isinstance(source, Portable) or keeps_nothing(threshold)
+            or (rows is None and not elementwise)
+        ):  # fmt: skip
+            return self._apply(x, self._mask(fn, shape, p, source, kw), t, inplace, k)
+        # the compiled kernels: one call that reads the mask's words, never a boolean mask
         out = x if inplace else np.empty_like(x)
         seed, counter = source.take()
         if elementwise:
@@ -107,6 +142,9 @@ class NumPyBackend:
         return out
 
     def apply(self, x: Any, keep: Any, t: Transform, inplace: bool) -> Any:
+        return self._apply(x, keep, t, inplace, _cpu.compiled_for(x))
+
+    def _apply(self, x: Any, keep: Any, t: Transform, inplace: bool, k: Kernels | None) -> Any:
         out = x if inplace else np.empty_like(x)
         if t.alpha:
             a, b_keep, b_drop = (np.asarray(c, dtype=x.dtype) for c in (t.a, t.b_keep, t.b_drop))
@@ -122,7 +160,6 @@ class NumPyBackend:
             np.multiply(x, s, out=out)
             _cpu.fill_where(out, keep, 0)
             return out
-        k = _cpu.compiled_for(x)
         x2, keep1 = x.reshape(rows, -1), keep.reshape(-1)
         out2 = x2 if inplace else out.reshape(rows, -1)  # one object twice: in place
         if x2.shape[1] == 1 and x.itemsize in (2, 4, 8):  # an element-wise mask

@@ -31,8 +31,10 @@ def keep_mask(
     xp: Any, shape: tuple[int, ...], threshold: int, seed: int, counter: int, *,
     device: Any = None, word_dtype: Any = None,
 ) -> Any:  # fmt: skip
-    """The portable keep mask: entry ``i`` is kept iff word ``i`` of ``(seed, counter)`` is at
-    least ``threshold``. ``word_dtype`` is ``uint32``, or ``int64`` where ``uint32`` lacks
+    """The portable keep mask of ``shape``.
+
+    Entry ``i`` is kept iff word ``i`` of ``(seed, counter)`` is at least ``threshold``.
+    ``word_dtype`` is ``uint32``, or ``int64`` where ``uint32`` lacks
     arithmetic (PyTorch).
     """
     if keeps_nothing(threshold):
@@ -44,8 +46,10 @@ def keep_mask(
 
 
 def apply(xp: Any, x: Any, keep: Any, t: Transform, inplace: bool) -> Any:
-    """Kept (``keep`` broadcasts to ``x``): ``x * a`` (``+ b_keep`` for alpha); dropped: exactly
-    ``b_drop`` (``+0.0`` for inverted dropout).
+    """Apply ``t`` under ``keep`` (which broadcasts to ``x``).
+
+    Kept: ``x * a`` (``+ b_keep`` for alpha); dropped: exactly ``b_drop`` (``+0.0`` for
+    inverted dropout).
     """
     device = compat.device(x)
     kept = x * t.a + t.b_keep if t.alpha else x * t.a

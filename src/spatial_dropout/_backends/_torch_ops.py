@@ -22,8 +22,10 @@ from . import _cpu
 def portable_keep(
     like: torch.Tensor, n: int, key: list[int], stream: list[int], threshold: int
 ) -> torch.Tensor:
-    """The portable mask as an opaque op: Inductor would otherwise inline Philox's integer DAG
-    into one loop and take exponential time doing so. Exact under compile: it runs these ops.
+    """The portable mask as an opaque op.
+
+    Inductor would otherwise inline Philox's integer DAG into one loop and take exponential
+    time doing so. Exact under compile: it runs these ops.
     """
     import array_api_compat.torch as xp
 
@@ -49,10 +51,11 @@ _NUMPY_DTYPES = (torch.float32, torch.float64)
 
 
 def _kernel(x: torch.Tensor, keep: torch.Tensor, scale: float, inplace: bool) -> torch.Tensor:
-    """``x * scale`` where ``keep``, ``+0.0`` elsewhere; ``keep`` is boolean, or the 0/1 noise
-    of ``bernoulli_``. On the CPU (float32, float64) the NumPy backend's kernel runs on the
-    tensors' memory (a broadcast ``masked_fill_`` costs several times the multiply,
-    ``index_fill_`` about half of it); elsewhere a multiply, then a fill.
+    """``x * scale`` where ``keep``, ``+0.0`` elsewhere.
+
+    ``keep`` is boolean, or the 0/1 noise of ``bernoulli_``. On the CPU (float32, float64) the NumPy
+    backend's kernel runs on the tensors' memory (a broadcast ``masked_fill_`` costs several times
+    the multiply, ``index_fill_`` about half of it); elsewhere a multiply, then a fill.
     """
     rows = _rows(x, keep)
     if rows is not None and x.dtype in _NUMPY_DTYPES:
@@ -90,8 +93,10 @@ def _on_memory(
 
 
 class ScaledMask(torch.autograd.Function):
-    """``y = x * s`` where ``keep``, ``+0.0`` elsewhere; the gradient is the same map of the
-    incoming gradient, so a dropped entry gets exactly 0 even from an ``inf`` or ``NaN``.
+    """``y = x * s`` where ``keep``, ``+0.0`` elsewhere.
+
+    The gradient is the same map of the incoming gradient, so a dropped entry gets exactly 0 even
+    from an ``inf`` or ``NaN``.
     """
 
     @staticmethod

@@ -61,8 +61,10 @@ def _bump(xp: Any, k: Any, increment: int, like: Any) -> Any:
 
 
 def word(xp: Any, value: Any, like: Any) -> Any:
-    """A word constant as an operand: a Python int, or a 0-d array where ints above 2**31 are
-    refused (JAX). A Python int costs no host-to-device copy on a GPU; arrays pass through.
+    """A word constant as an operand.
+
+    A Python int, or a 0-d array where ints above 2**31 are refused (JAX). A Python int costs no
+    host-to-device copy on a GPU; arrays pass through.
     """
     if not isinstance(value, int) or value < 2**31 or not compat.is_jax_namespace(xp):
         return value

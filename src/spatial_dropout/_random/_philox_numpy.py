@@ -47,8 +47,10 @@ def words(n: int, seed: int, counter: int) -> Array:
 
 
 def _rows(out: Array, first: int, counter: int, keys: Array) -> None:
-    """Blocks ``first, ...`` into the rows of ``out``: ``a`` holds ``(c0, c2)``, ``b``
-    ``(c1, c3)``, so a round is ``a, b = hi(a * M)[::-1] ^ b ^ key, lo(a * M)[::-1]``.
+    """Blocks ``first, ...`` into the rows of ``out``.
+
+    ``a`` holds ``(c0, c2)``, ``b`` ``(c1, c3)``, so a round is ``a, b = hi(a * M)[::-1] ^ b ^ key,
+    lo(a * M)[::-1]``.
     """
     blocks = out.shape[0]
     a = np.empty((2, blocks), dtype=np.uint64)
