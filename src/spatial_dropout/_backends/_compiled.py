@@ -13,6 +13,7 @@ take the NumPy path; both are tested bit for bit against the array-API reference
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from typing import Any
 
@@ -33,7 +34,7 @@ class Kernels:
         self.numba = numba
         self.max_threads = int(numba.config.NUMBA_NUM_THREADS)
         self.words, self.serial, self.parallel = nk.words_into, nk.SERIAL, nk.PARALLEL
-        self.forked = False
+        self.forked = _forked[0]  # created in a child forked after OpenMP started (torch's)
         self.lock = threading.Lock()
 
     def run(
@@ -63,6 +64,7 @@ class Kernels:
 
 _state: dict[str, Kernels | None] = {}
 _creating = threading.Lock()
+_forked = [False]  # this process was forked: GNU OpenMP's threads (numba's, torch's) are gone
 
 
 def kernels() -> Kernels | None:
@@ -85,7 +87,37 @@ def _load() -> Kernels | None:
         import numba
     except ImportError:
         return None
-    return Kernels(numba)
+    k = Kernels(numba)
+    if not _check_caches(k):
+        return None
+    # Numba's first dispatch imports numpy.ma lazily; done here, under the lock a fork waits
+    # for, no child is forked while another thread holds that module's import lock.
+    import numpy.ma  # noqa: F401
+    return k
+
+
+def _check_caches(k: Kernels) -> bool:
+    """Read every kernel's on-disk cache index; rewrite one that cannot be read.
+
+    An emptied or damaged index made every call raise ``EOFError``, in every later process too.
+    False, for the NumPy kernels in this process, where a damaged index cannot be rewritten.
+    """
+    from . import _numba_kernels as nk
+
+    dispatchers = [*k.serial.values(), *k.parallel.values(), *nk.HELPERS]
+    for dispatcher in dispatchers:
+        cache = getattr(dispatcher, "_cache", None)
+        cache_file = getattr(cache, "_cache_file", None)
+        if cache is None or cache_file is None:  # compiled per process: nothing on disk
+            continue
+        try:
+            cache_file._load_index()
+        except Exception:
+            try:
+                cache.flush()  # an empty, valid index: the kernel compiles and caches again
+            except OSError:
+                return False
+    return True
 
 
 def usable(x: Array) -> bool:
@@ -93,9 +125,33 @@ def usable(x: Array) -> bool:
     return x.dtype.char in "fd" and x.dtype.isnative and bool(x.flags.c_contiguous)
 
 
+# Across fork, the forking thread holds the locks that another thread could hold half-way:
+# ours around importing numba (a child forked then hung on the module's import lock), then
+# numba's compiler lock (a child forked while another thread compiled a kernel hung on it).
+_held: list[Any] = []
+
+
+def _before_fork() -> None:
+    _creating.acquire()
+    module = sys.modules.get("numba.core.compiler_lock")
+    lock = getattr(module, "global_compiler_lock", None)
+    if lock is not None:
+        lock.acquire()
+        _held.append(lock)
+
+
+def _after_fork_in_parent() -> None:
+    while _held:
+        _held.pop().release()
+    _creating.release()
+
+
 def after_fork_in_child() -> None:
     global _creating
-    _creating = threading.Lock()  # the parent's may have been held by another thread
+    while _held:
+        _held.pop().release()  # an RLock of this thread, which continues in the child
+    _creating = threading.Lock()
+    _forked[0] = True
     k = _state.get("k")
     if k is not None:
         k.forked = True
@@ -103,4 +159,7 @@ def after_fork_in_child() -> None:
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=after_fork_in_child)
+    os.register_at_fork(
+        before=_before_fork, after_in_parent=_after_fork_in_parent,
+        after_in_child=after_fork_in_child,
+    )  # fmt: skip

@@ -179,4 +179,5 @@ _SOURCES: dict[str, Callable[..., None]] = {
     "philox": philox, "philox_inplace": philox_inplace,
 }  # fmt: skip
 SERIAL = {name: _jit(f) for name, f in _SOURCES.items()}
+HELPERS = (words_into, keep_words, keep_words_inplace, partition)  # called by the kernels
 PARALLEL = {name: _jit(_renamed(f, "_parallel"), parallel=True) for name, f in _SOURCES.items()}

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 
 from .._validation import check_seed
 
 _MASK64 = 2**64 - 1
+_live: weakref.WeakSet[Generator] = weakref.WeakSet()  # every Generator, for fork (below)
+_live_lock = threading.Lock()
 
 
 class Generator:
@@ -36,13 +39,15 @@ class Generator:
     True
     """
 
-    __slots__ = ("_counter", "_forks", "_lock", "_seed")
+    __slots__ = ("__weakref__", "_counter", "_forks", "_lock", "_seed")
 
     def __init__(self, seed: int | None = None, *, counter: int = 0) -> None:
         self._seed = _seed("Generator", seed)
         self._counter = _seed("Generator", counter, "counter")
         self._forks = 0
         self._lock = threading.Lock()
+        with _live_lock:
+            _live.add(self)
 
     @property
     def seed(self) -> int:
@@ -180,9 +185,35 @@ def manual_seed(seed: int) -> Generator:
     return default_generator.manual_seed(check_seed("manual_seed", seed))
 
 
+# Every Generator is fork-safe: its lock is taken across fork (a child never inherits a held
+# one), and in the child it continues from a derived seed, never replaying the parent's masks.
+_forking: list[Generator] = []
+
+
+def _before_fork() -> None:
+    _live_lock.acquire()
+    _forking[:] = list(_live)
+    for g in _forking:
+        g._before_fork()
+
+
+def _after_fork_in_parent() -> None:
+    for g in _forking:
+        g._after_fork_in_parent()
+    _forking.clear()
+    _live_lock.release()
+
+
+def _after_fork_in_child() -> None:
+    global _live_lock
+    for g in _forking:
+        g._after_fork_in_child()
+    _forking.clear()
+    _live_lock = threading.Lock()
+
+
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(
-        before=default_generator._before_fork,
-        after_in_parent=default_generator._after_fork_in_parent,
-        after_in_child=default_generator._after_fork_in_child,
-    )
+        before=_before_fork, after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )  # fmt: skip
