@@ -175,3 +175,29 @@ def test_inplace_on_an_overlapping_view_is_refused():
         sd.dropout(view, 0.5, True, True, generator=0)
     np.testing.assert_array_equal(base, np.arange(12.0))
     assert sd.dropout(view, 0.5, generator=0).shape == (3, 6)  # out of place is fine
+
+
+@pytest.mark.parametrize("name", ["float8_e4m3fn", "float8_e5m2", "float4_e2m1fn", "int4"])
+def test_other_float_formats_are_refused_by_name(name):
+    """float8 and friends raised ml_dtypes' own error, or were scaled as float16."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    if not hasattr(ml_dtypes, name):
+        pytest.skip(f"ml_dtypes has no {name}")
+    x = np.ones((2, 3, 4, 4), dtype=getattr(ml_dtypes, name))
+    want = "needs a floating-point" if name == "int4" else "takes float16, bfloat16, float32"
+    with pytest.raises(TypeError, match=rf"^dropout2d\(\): dropout in training .*{want}"):
+        sd.dropout2d(x, 0.5, True, True, generator=0)
+    assert (x.astype(np.float32) == 1).all()
+
+
+def test_torch_float8_is_refused():
+    torch = pytest.importorskip("torch")
+    x = torch.ones(2, 3, 4, 4, dtype=torch.float8_e4m3fn)
+    with pytest.raises(TypeError, match=r"^dropout2d\(\): .*takes float16, bfloat16"):
+        sd.dropout2d(x, 0.5, generator=0)
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
+def test_numpy_matrix_is_refused_with_a_hint():
+    with pytest.raises(TypeError, match=r"got numpy.matrix\n    numpy.matrix is not supported"):
+        sd.dropout(np.matrix(np.ones((4, 4))), 0.5, generator=0)

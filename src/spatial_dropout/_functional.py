@@ -51,8 +51,8 @@ def _run(
     if not train or prob == 0.0 or backend.size(x) == 0:
         return x
     mant = backend.mantissa(x)
-    if not mant:
-        v.not_floating(fn, x.dtype)
+    if mant <= 0:
+        v.not_floating(fn, x.dtype, mant < 0)
     if in_place and (why := backend.why_not_writeable(x)) is not None:
         v.not_writeable(fn, why)
     if prob == 1.0:  # as PyTorch: all zeros, no mask drawn, no inf from 1 / (1 - p)
@@ -480,8 +480,8 @@ def apply_mask(input: ArrayT, mask: Any, p: float, inplace: bool = False) -> Arr
     prob = v.check_p(fn, p)
     in_place = v.check_bool(fn, "inplace", inplace)
     mant = backend.mantissa(input)
-    if not mant:
-        v.not_floating(fn, input.dtype)
+    if mant <= 0:
+        v.not_floating(fn, input.dtype, mant < 0)
     if not backend.is_mask(input, mask):
         v.bad_mask_type(fn, mask)
     shape, mshape = tuple(input.shape), tuple(mask.shape)

@@ -12,9 +12,7 @@ from numbers import Real
 from typing import Any, NoReturn
 
 DATA_FORMATS = ("channels_first", "channels_last")
-SUPPORTED = (
-    "numpy.ndarray, torch.Tensor, jax.Array, cupy.ndarray, dask.array.Array, or any array-API array"
-)
+SUPPORTED = "numpy.ndarray, torch.Tensor, jax.Array, dask.array.Array, or any array-API array"
 _MASK64 = 2**64 - 1
 
 
@@ -103,7 +101,9 @@ def check_env(name: str, value: str) -> int:
 def not_an_array(fn: str, obj: object) -> NoReturn:
     """``input`` is not an array of a supported library."""
     hint = ""
-    if type_name(obj).startswith("numpy."):  # a NumPy scalar
+    if type_name(obj) == "numpy.matrix":
+        hint = "\n    numpy.matrix is not supported: use numpy.asarray(x)."
+    elif type_name(obj).startswith("numpy."):  # a NumPy scalar
         hint = "\n    Use numpy.asarray(x) for a 0-d array."
     elif isinstance(obj, (list, tuple)):
         hint = "\n    Convert it first, for example with numpy.asarray(x)."
@@ -111,8 +111,14 @@ def not_an_array(fn: str, obj: object) -> NoReturn:
     raise TypeError(msg)
 
 
-def not_floating(fn: str, dtype: Any) -> NoReturn:
-    """Dropout in training needs a floating dtype."""
+def not_floating(fn: str, dtype: Any, other_float: bool = False) -> NoReturn:
+    """Dropout in training needs a float16, bfloat16, float32 or float64 dtype."""
+    if other_float:
+        msg = (
+            f"{fn}(): dropout in training with 0 < p takes float16, bfloat16, float32 or float64 "
+            f"`input`; got dtype {dtype}\n    Cast it first, for example x.astype(numpy.float32)."
+        )
+        raise TypeError(msg)
     msg = (
         f"{fn}(): dropout in training with 0 < p needs a floating-point `input`; got dtype {dtype}"
         "\n    Cast it first, for example x.astype(numpy.float32)."

@@ -93,6 +93,7 @@ def _load() -> Kernels | None:
     # Numba's first dispatch imports numpy.ma lazily; done here, under the lock a fork waits
     # for, no child is forked while another thread holds that module's import lock.
     import numpy.ma  # noqa: F401
+
     return k
 
 

@@ -40,7 +40,10 @@ class Backend(Protocol):
         """Whether ``x`` is this backend's array (never imports a framework)."""
 
     def mantissa(self, x: Any) -> int:
-        """Explicit mantissa bits of ``x``'s dtype (52, 23, 10, 7); 0 if not floating."""
+        """Explicit mantissa bits of ``x``'s dtype (52, 23, 10, 7).
+
+        -1 for another float format (float8), 0 if not floating.
+        """
 
     def size(self, x: Any) -> int:
         """Number of entries."""

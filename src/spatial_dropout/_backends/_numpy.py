@@ -27,13 +27,20 @@ _MANTISSA: dict[np.dtype[Any], int] = {}
 
 
 def _mantissa(dtype: np.dtype[Any]) -> int:
-    """Mantissa bits of a floating dtype, 0 for anything else (cached per dtype)."""
+    """Mantissa bits of a supported float dtype (cached per dtype).
+
+    -1 for another float format (float8), 0 for anything else.
+    """
     m = _MANTISSA.get(dtype)
     if m is None:
-        if str(dtype.name) == "bfloat16":  # ml_dtypes
+        name = str(dtype.name)
+        if name == "bfloat16":  # ml_dtypes
             m = 7
-        elif dtype.kind == "f":
+        elif dtype.kind == "f" and name.startswith(("float16", "float32", "float64", "longdouble",
+                                                    "float96", "float128")):  # fmt: skip
             m = min(int(np.finfo(dtype).nmant), 52)  # long double: scaled as float64
+        elif dtype.kind == "f" or name.startswith("float"):  # ml_dtypes' float8, float4...
+            m = -1
         else:
             m = 0
         _MANTISSA[dtype] = m
@@ -72,7 +79,7 @@ class NumPyBackend:
 
     @staticmethod
     def matches(x: object) -> bool:
-        return isinstance(x, np.ndarray)
+        return isinstance(x, np.ndarray) and not isinstance(x, np.matrix)
 
     def mantissa(self, x: Any) -> int:
         return _mantissa(x.dtype)

@@ -21,10 +21,14 @@ def namespace(x: Any) -> Any:
 
 
 def mantissa(xp: Any, dtype: Any) -> int:
-    """Explicit mantissa bits of a real floating dtype (52, 23, 10, 7), 0 for anything else."""
+    """Explicit mantissa bits of a real floating dtype (52, 23, 10, 7).
+
+    -1 for another float format, 0 for anything else.
+    """
     if not xp.isdtype(dtype, "real floating"):
         return 0
-    return round(-math.log2(float(xp.finfo(dtype).eps)))
+    m = round(-math.log2(float(xp.finfo(dtype).eps)))
+    return m if m in (7, 10, 23, 52) else -1
 
 
 def keep_mask(

@@ -42,7 +42,9 @@ class TorchBackend:
     def mantissa(self, x: Any) -> int:
         if not x.is_floating_point():
             return 0
-        return {64: 52, 32: 23}.get(x.dtype.itemsize * 8, 7 if x.dtype == _torch().bfloat16 else 10)
+        torch = _torch()
+        bits = {torch.float64: 52, torch.float32: 23, torch.float16: 10, torch.bfloat16: 7}
+        return bits.get(x.dtype, -1)  # -1: float8 and other formats dropout does not take
 
     def size(self, x: Any) -> int:
         return int(x.numel())
