@@ -77,3 +77,74 @@ def test_mask_entry_depends_only_on_seed_counter_and_index(seed, counter, n, sta
     np.testing.assert_array_equal(
         random_words(np, n, seed, counter, start=start + 5)[:n], whole[5:][:n]
     )
+
+
+LAYOUTS = ["contiguous", "transposed", "sliced", "negative", "broadcast", "overlapping"]
+
+
+def _layout(data: np.ndarray, layout: str) -> np.ndarray:
+    """``data``'s values (or, for the last two, values derived from it) in another layout."""
+    if layout == "transposed" and data.ndim:
+        axes = tuple(reversed(range(data.ndim)))
+        return np.ascontiguousarray(data.transpose(axes)).transpose(axes)
+    if layout == "sliced":
+        return np.repeat(data, 2, axis=-1)[..., ::2] if data.ndim else data.copy()
+    if layout == "negative":
+        return np.ascontiguousarray(data[::-1])[::-1] if data.ndim else data.copy()
+    if layout == "broadcast":  # read-only, every row the same
+        return np.broadcast_to(data[:1], data.shape) if data.ndim and data.shape[0] else data
+    if layout == "overlapping":  # a writable view whose rows share memory
+        if data.ndim < 2 or data.shape[0] < 2 or data.shape[1] < 2:
+            return data.copy()
+        base = data.reshape(-1).copy()
+        return np.lib.stride_tricks.as_strided(base, data.shape, (data.itemsize, *data.strides[1:]))
+    return data.copy()
+
+
+@settings(deadline=None, max_examples=300)
+@given(
+    shape=shapes,
+    kind=st.sampled_from(list(VARIANTS)),
+    layout=st.sampled_from(LAYOUTS),
+    dtype=st.sampled_from(["float16", "float32", "float64", "bfloat16", "int32", "bool"]),
+    p=probs,
+    generator=st.sampled_from(["int", "Generator", "global", "numpy"]),
+    inplace=st.booleans(),
+)
+def test_numpy_layouts_dtypes_and_generators(shape, kind, layout, dtype, p, generator, inplace):
+    """Every NumPy layout gives the contiguous result bit for bit; what cannot be done (in place
+    on read-only or overlapping memory, a non-floating dtype) is refused with nothing written."""
+    if dtype == "bfloat16":
+        dt = np.dtype(pytest.importorskip("ml_dtypes").bfloat16)
+    else:
+        dt = np.dtype(dtype)
+    variant = VARIANTS[kind]
+    if variant.transform(0.5, 23, None).alpha and dtype in ("float16", "bfloat16") and 0.99 < p < 1:
+        return  # alpha's 16-bit constants overflow there, as PyTorch's do
+    x = _layout(np.random.default_rng(0).standard_normal(shape).astype(dt), layout)
+    original = x.copy()
+
+    def call(a: np.ndarray, inplace: bool) -> np.ndarray:
+        g = {"int": 5, "Generator": sd.Generator(5), "global": None,
+             "numpy": np.random.default_rng(5)}[generator]  # fmt: skip
+        if generator == "global":
+            sd.manual_seed(5)
+        return getattr(sd, kind)(a, p, True, inplace, generator=g)
+
+    floating = dtype.startswith(("float", "bfloat"))
+    overlap = layout == "overlapping" and x.ndim >= 2 and x.shape[0] >= 2 and x.shape[1] >= 2
+    draws = p > 0 and x.size > 0
+    if draws and not floating:
+        with pytest.raises(TypeError, match=rf"^{kind}\(\): .*floating-point"):
+            call(x, inplace)
+        np.testing.assert_array_equal(bits(x), bits(original))
+        return
+    if draws and inplace and (overlap or not x.flags.writeable):
+        with pytest.raises(ValueError, match=rf"^{kind}\(\): inplace=True, but"):
+            call(x, inplace)
+        np.testing.assert_array_equal(bits(x), bits(original))
+        return
+    want = call(original.copy(), False)
+    got = call(x, inplace)
+    np.testing.assert_array_equal(bits(got), bits(want))
+    assert (got is x) == (inplace or not draws)
