@@ -9,7 +9,7 @@ and never sort generators themselves:
   generator of its own (NumPy, Dask, array-API libraries: the global ``Generator``).
 - :class:`Native`: a framework's own generator, drawn exactly as that framework draws; ``None``
   inside means the framework's default one (torch's, for ``generator=None`` on a tensor).
-- :class:`Key`: a JAX key's two data words (traced under ``jit``), on the portable stream 0.
+- :class:`Key`: a JAX key's data words (traced under ``jit``), on the portable stream 0.
 """
 
 from __future__ import annotations
@@ -51,9 +51,9 @@ class Native:
 
 @dataclass(frozen=True)
 class Key:
-    """A JAX key's data as the Philox key ``(lo, hi)``: two uint32 words, maybe traced."""
+    """A JAX key's uint32 data (maybe traced): its last two words are the Philox key (lo, hi)."""
 
-    words: tuple[Any, Any]
+    data: Any
 
 
 Source = Portable | Native | Key
