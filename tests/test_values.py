@@ -54,16 +54,9 @@ def test_kept_values_follow_pytorch_rounding(dtype_name, p):
 @pytest.mark.parametrize("kind", list(VARIANTS))
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
 @pytest.mark.parametrize("p", [0.2, 0.5])
-def test_every_variant_equals_the_reference(backend: Backend, kind, dtype, p, request):
+def test_every_variant_equals_the_reference(backend: Backend, kind, dtype, p):
     if dtype not in backend.dtypes:
         pytest.skip(f"{backend.name} has no {dtype}")
-    if (
-        backend.name == "jax:jit"
-        and dtype != "float16"
-        and VARIANTS[kind].transform(p, 23, None).alpha
-    ):
-        why = "XLA contracts x * a + b into a fused multiply-add under jit: last bits differ"
-        request.applymarker(pytest.mark.xfail(reason=why))
     data = _data((3, 8, 4, 5), dtype)
     out = backend.call(getattr(sd, kind), backend.asarray(data), p, True, generator=11)
     got = backend.to_numpy(out)
