@@ -16,9 +16,10 @@ import spatial_dropout as sd
 
 from conftest import FACTORIES, Kind
 
-# calls per run (small, large); JAX eager compiles nothing and costs ~1 ms a call: fewer
-RUNS = {Kind.NUMPY: (100_000, 1_000), Kind.TORCH: (100_000, 1_000), Kind.JAX_JIT: (20_000, 500),
-        Kind.ARRAY_API_STRICT: (10_000, 100)}  # fmt: skip
+# calls per run (small, large): fewer where a call costs more (JAX, Dask's graphs, strict)
+RUNS = {Kind.NUMPY: (100_000, 1_000), Kind.TORCH: (100_000, 1_000), Kind.JAX: (20_000, 500),
+        Kind.JAX_JIT: (20_000, 500), Kind.ARRAY_API_STRICT: (10_000, 100),
+        Kind.DASK: (2_000, 100)}  # fmt: skip
 SMALL, LARGE = (2, 8, 4, 4), (16, 64, 32, 32)  # 1 KB and 4 MB of float32
 
 
@@ -45,6 +46,10 @@ def test_memory_stays_flat(kind, size):
 
         def call(i: int) -> object:
             return f(x, keys[i % 64])
+    elif kind is Kind.DASK:
+
+        def call(i: int) -> object:
+            return sd.dropout2d(x, 0.5, generator=g).compute(scheduler="sync")
     else:
 
         def call(i: int) -> object:

@@ -196,3 +196,43 @@ def test_sixteen_threads_never_share_a_mask(stream):
     serial = {sd.dropout_mask(x, 0.5, generator=sd.Generator(3, counter=c)).tobytes()
               for c in range(16_000)}  # fmt: skip
     assert set(drawn) == serial  # the seeded run is the serial run, in some order
+
+
+def test_sixteen_threads_on_the_parallel_kernels():
+    """16 threads x 100 calls on 1 MB inputs (the compiled kernels' parallel builds, under
+    their launch lock): each result equals the serial call with the same seed."""
+    x = np.random.default_rng(0).standard_normal((1, 256, 32, 32)).astype(np.float32)
+    want = {s: sd.dropout2d(x, 0.5, generator=s) for s in range(16)}
+    bad: list[int] = []
+
+    def work(s: int) -> None:
+        for _ in range(100):
+            if not np.array_equal(sd.dropout2d(x, 0.5, generator=s), want[s]):
+                bad.append(s)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert bad == []
+
+
+def test_no_writable_numba_cache_never_fails_a_call(tmp_path):
+    """No writable cache directory (a read-only install): numba compiles in the process. The
+    cache path lies below a regular file, which even root cannot make a directory of."""
+    require("numba")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    out = _run(
+        """
+        import warnings, numpy as np, spatial_dropout as sd
+        warnings.simplefilter("ignore")  # numba may warn that it cannot cache
+        x = np.ones((8, 64, 16, 16), np.float32)
+        y = sd.dropout2d(x, 0.5, generator=1)
+        print(int(((y == 0) | (y == 2)).all()), int((y == 0).any()))
+    """,
+        NUMBA_CACHE_DIR=str(blocker / "cache"),
+        SPATIAL_DROPOUT_NUMBA="1",
+    )
+    assert out == "1 1"

@@ -146,3 +146,48 @@ def test_numpy_layouts_dtypes_and_generators(shape, kind, layout, dtype, p, gene
     got = call(x, inplace)
     np.testing.assert_array_equal(bits(got), bits(want))
     assert (got is x) == (inplace or not draws)
+
+
+TORCH_LAYOUTS = ["contiguous", "transposed", "sliced", "channels_last", "expanded"]
+
+
+@settings(deadline=None, max_examples=150)
+@given(
+    shape=st.lists(st.integers(1, 5), min_size=1, max_size=5).map(tuple),
+    kind=st.sampled_from(list(VARIANTS)),
+    layout=st.sampled_from(TORCH_LAYOUTS),
+    dtype=st.sampled_from(["float16", "bfloat16", "float32", "float64"]),
+    p=probs,
+    inplace=st.booleans(),
+)
+def test_torch_layouts_give_the_reference(shape, kind, layout, dtype, p, inplace):
+    """Non-contiguous tensors (transposed, sliced, channels_last, expanded) give the contiguous
+    result bit for bit; in place writes through the view, or is refused where torch refuses."""
+    torch = pytest.importorskip("torch")
+    dt = getattr(torch, dtype)
+    base = torch.from_numpy(np.random.default_rng(1).standard_normal(shape).astype(np.float32))
+    x = base.to(dt)
+    if layout == "transposed":
+        x = x.transpose(0, -1).contiguous().transpose(0, -1)
+    elif layout == "sliced":
+        x = torch.repeat_interleave(x, 2, dim=-1)[..., ::2]
+    elif layout == "channels_last" and x.ndim == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    elif layout == "expanded":  # every row the same memory: torch refuses to write it
+        x = x[:1].expand(shape)
+    original = x.clone()
+    variant = VARIANTS[kind]
+    kwargs = {"data_format": "channels_first"} if variant.channel else {}
+    want = getattr(sd, kind)(original.clone(), p, True, generator=7, **kwargs)
+    draws = p > 0 and x.numel() > 0
+    if inplace and draws and layout == "expanded" and shape[0] > 1:
+        with pytest.raises(ValueError, match=rf"^{kind}\(\): inplace=True, but a torch.Tensor "
+                           r"view whose elements overlap"):  # fmt: skip
+            getattr(sd, kind)(x, p, True, True, generator=7, **kwargs)
+        assert torch.equal(x, original)
+        return
+    got = getattr(sd, kind)(x, p, True, inplace, generator=7, **kwargs)
+    assert (got is x) == (inplace or not draws)
+    assert got.dtype == original.dtype
+    as_bits = {2: torch.int16, 4: torch.int32, 8: torch.int64}[got.element_size()]
+    assert torch.equal(got.contiguous().view(as_bits), want.contiguous().view(as_bits))

@@ -86,3 +86,23 @@ def feature_mask_shape(shape: Sequence[int]) -> tuple[int, ...]:
     if len(shape) < 2:
         return shape
     return shape[:2] + (1,) * (len(shape) - 2)
+
+
+def may_overlap(shape: Sequence[int], strides: Sequence[int], itemsize: int = 1) -> bool:
+    """Whether two elements of an array of ``shape`` and ``strides`` may share memory.
+
+    A conservative test: with the strides sorted by size, each must step past everything the
+    smaller ones span. False for every ordinary layout (C, Fortran, transposed, sliced, negative
+    steps); True for broadcast (stride 0) and ``as_strided`` views that overlap.
+
+    >>> may_overlap((4, 4), (32, 8), 8), may_overlap((4, 4), (0, 8), 8)
+    (False, True)
+    >>> may_overlap((3, 6), (8, 8), 8)  # as_strided: row i + 1 starts inside row i
+    True
+    """
+    extent = itemsize
+    for stride, n in sorted((abs(st), n) for st, n in zip(strides, shape, strict=True) if n > 1):
+        if stride < extent:
+            return True
+        extent = stride * (n - 1) + extent
+    return False

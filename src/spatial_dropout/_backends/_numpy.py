@@ -17,6 +17,7 @@ import numpy as np
 from .. import _validation as v
 from .._random._source import Native, Portable, Source
 from .._scale import Transform, drop_threshold, keeps_nothing
+from .._shapes import may_overlap
 from . import _compiled, _cpu
 from ._compiled import Kernels
 from ._contract import MAX_ENTRIES
@@ -47,29 +48,6 @@ def _mantissa(dtype: np.dtype[Any]) -> int:
     return m
 
 
-def _overlaps(x: Array) -> bool:
-    """Whether two elements of ``x`` may share memory.
-
-    A conservative test: with the strides sorted by size, each must step past everything the
-    smaller ones span. False for every ordinary layout: C, Fortran, transposed, sliced, negative
-    steps.
-
-    >>> a = np.zeros((4, 4))
-    >>> _overlaps(a), _overlaps(a.T[::-1, ::2]), _overlaps(np.broadcast_to(a[:1], (4, 4)))
-    (False, False, True)
-    """
-    if x.flags.c_contiguous or x.flags.f_contiguous:
-        return False
-    extent = x.itemsize
-    for stride, n in sorted(
-        (abs(st), n) for st, n in zip(x.strides, x.shape, strict=True) if n > 1
-    ):
-        if stride < extent:
-            return True
-        extent = stride * (n - 1) + extent
-    return False
-
-
 class NumPyBackend:
     """``numpy.ndarray``: the global stream for ``generator=None``; ``numpy.random.Generator``."""
 
@@ -90,7 +68,9 @@ class NumPyBackend:
     def why_not_writeable(self, x: Any) -> str | None:
         if not x.flags.writeable:
             return "a read-only numpy.ndarray"
-        if _overlaps(x):  # as_strided, broadcast_to views: the result would hang on write order
+        if not (x.flags.c_contiguous or x.flags.f_contiguous) and may_overlap(
+            x.shape, x.strides, x.itemsize
+        ):  # as_strided views: the result would depend on the order of the writes
             return "a numpy.ndarray view whose elements overlap in memory"
         return None
 

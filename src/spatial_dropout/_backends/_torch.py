@@ -16,6 +16,7 @@ from typing import Any, Literal
 from .. import _validation as v
 from .._random._source import Native, Portable, Source
 from .._scale import Transform, drop_threshold, keeps_nothing
+from .._shapes import may_overlap
 from ._contract import MAX_ENTRIES
 
 _MASK32 = 0xFFFFFFFF
@@ -55,6 +56,8 @@ class TorchBackend:
             return "a leaf torch.Tensor that requires grad"
         if x.is_inference() and not torch.is_inference_mode_enabled():
             return "an inference torch.Tensor outside inference mode"
+        if not x.is_contiguous() and may_overlap(x.shape, x.stride()):
+            return "a torch.Tensor view whose elements overlap in memory (expand, as_strided)"
         return None
 
     def can_advance(self, x: Any) -> bool:
