@@ -19,7 +19,7 @@ from conftest import FACTORIES, Kind
 # calls per run (small, large): fewer where a call costs more (JAX, Dask's graphs, strict)
 RUNS = {Kind.NUMPY: (100_000, 1_000), Kind.TORCH: (100_000, 1_000), Kind.JAX: (20_000, 500),
         Kind.JAX_JIT: (20_000, 500), Kind.ARRAY_API_STRICT: (10_000, 100),
-        Kind.DASK: (2_000, 100)}  # fmt: skip
+        Kind.DASK: (100, 10)}  # fmt: skip
 SMALL, LARGE = (2, 8, 4, 4), (16, 64, 32, 32)  # 1 KB and 4 MB of float32
 
 
@@ -33,7 +33,17 @@ def _rss() -> int:
 
 @pytest.mark.parametrize("kind", list(RUNS), ids=lambda k: k.value)
 @pytest.mark.parametrize("size", ["small", "large"])
-def test_memory_stays_flat(kind, size):
+def test_memory_stays_flat(kind, size, request):
+    if kind is Kind.DASK:  # found by this test; the blockwise Dask path of #12 replaces it
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason=(
+                    "the array-API path builds ~500 graph layers a call, and memory grows ~5 KB a "
+                    "call (small) to ~15 KB (large): RSS 75.1 -> 80.0 MB over 1,000 small calls"
+                ),
+            )
+        )
     backend = FACTORIES[kind]()
     calls = RUNS[kind][0 if size == "small" else 1]
     x = backend.asarray(np.ones(SMALL if size == "small" else LARGE, dtype=np.float32))
@@ -68,4 +78,5 @@ def test_memory_stays_flat(kind, size):
     grown = sum(s.size_diff for s in after.compare_to(before, "filename"))
     print(f"{kind.value} {size}: {calls} calls, traced +{grown} B, RSS +{(rss1 - rss0) >> 10} KiB")
     assert grown < 256 << 10  # Python objects: no per-call leak (256 B a call would be 12 MB)
+    assert grown < 512 * (calls // 2)  # and under 512 B a call, however few the calls
     assert rss1 - rss0 < 64 << 20  # allocator noise only, far below one large input per call
