@@ -59,11 +59,12 @@ def test_fork_while_other_threads_use_a_shared_generator():
             os.close(w)
             with os.fdopen(r, "rb") as f: masks.add(f.read())
             os.waitpid(pid, 0)
+            masks.add(sd.dropout2d(x, generator=g).tobytes())  # the parent's next mask
         stop.set()
         for t in threads: t.join()
         print(len(masks))
     """)
-    assert out == "20"  # 20 children, 20 distinct masks (2**-64 odds of a collision each)
+    assert out == "40"  # 20 children and 20 parent draws: 40 distinct masks (2**-64 odds each)
 
 
 @needs_fork

@@ -7,6 +7,7 @@ backend a resolved source and the variant's mask shape and value transform.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar
 
@@ -71,9 +72,7 @@ def _run(
 
 def _check_entries(fn: str, limit: int, shape: tuple[int, ...], source: object) -> None:
     """A portable mask beyond its counter's range would wrap around: refuse it, naming ``fn``."""
-    n = 1
-    for d in shape:
-        n *= d
+    n = math.prod(shape)
     if n > limit and not isinstance(source, Native):
         v.too_many_entries(fn, n, limit)
 
