@@ -232,3 +232,49 @@ def is_dropout_module(fn: str, name: str) -> NoReturn:
         f"spatial_dropout.torch.{name} directly"
     )
     raise TypeError(msg)
+
+
+def recompute_mismatch(fn: str, recorded: int) -> NoReturn:
+    """A checkpoint's recompute asks for a mask its forward did not draw."""
+    msg = (
+        f"{fn}(): a checkpoint recompute asked for mask number {recorded + 1}, but the "
+        f"checkpointed forward drew {recorded}; the backward would use another mask than the "
+        "forward.\n    The recomputed function must draw the same masks in the same order (or "
+        "pass an int seed, which needs no record)."
+    )
+    raise RuntimeError(msg)
+
+
+def generator_under_jit_trace(fn: str) -> NoReturn:
+    """A stateful generator under ``torch.jit.trace``, which would record one counter."""
+    msg = (
+        f"{fn}(): torch.jit.trace would record this call's generator counter as a constant, so "
+        "the traced module would replay one mask forever.\n    Use generator=None (torch's "
+        "stream, recorded as a random op) or torch.compile, which advances the generator."
+    )
+    raise RuntimeError(msg)
+
+
+def random_under_vmap(fn: str) -> NoReturn:
+    """A mask drawn under ``torch.vmap(randomness="error")``, as torch's own dropout refuses."""
+    msg = (
+        f"{fn}(): vmap: called random operation while in randomness error mode. Pass "
+        "randomness='same' (one mask for every batch entry) or 'different' (a mask each) to "
+        "torch.vmap."
+    )
+    raise RuntimeError(msg)
+
+
+def batched_seed(fn: str) -> NoReturn:
+    """A seed tensor that vmap batches."""
+    msg = f"{fn}(): the generator's seed cannot be batched by torch.vmap; pass one seed."
+    raise ValueError(msg)
+
+
+def torch_changed(what: str) -> NoReturn:
+    """A torch release moved what checkpoint-safety reads (tested against the pinned torch)."""
+    msg = (
+        f"spatial_dropout cannot keep masks exact under checkpointing with this torch: {what}. "
+        "Install a torch release spatial_dropout supports."
+    )
+    raise ImportError(msg)

@@ -1,15 +1,15 @@
 """PyTorch tensors on any device: torch's own default generator, autograd, torch.compile.
 
-The kernel (``_torch_ops.py``) is ``x * s`` followed by zeros over the dropped entries, inside an
-``autograd.Function`` whose backward is the same map of the gradient: ``grad * s`` on kept
-entries and exactly ``0`` on dropped ones, even for an ``inf`` or ``NaN`` incoming gradient. The
-portable generator runs in int64 words (torch's uint32 has no arithmetic kernels) on the
-tensor's device.
+The operators live in ``_torch_ops.py`` (custom ops with backward, vmap rules and fake kernels,
+or exact aten compositions); this module answers the engine's questions. The portable
+generator runs on the tensor's device (int64 words: torch's uint32 has no arithmetic kernels),
+or in the compiled CPU kernels; ``generator=None`` and a ``torch.Generator`` draw exactly as
+``F.dropout2d`` draws. Checkpoint recomputes replay the forward's draws
+(``_torch_recompute.py``).
 """
 
 from __future__ import annotations
 
-import math
 import sys
 from typing import Any, Literal
 
@@ -52,9 +52,17 @@ class TorchBackend:
 
     def why_not_writeable(self, x: Any) -> str | None:
         torch = _torch()
-        if x.requires_grad and x.is_leaf and torch.is_grad_enabled():
-            return "a leaf torch.Tensor that requires grad"
-        if x.is_inference() and not torch.is_inference_mode_enabled():
+        if torch.is_grad_enabled():
+            if x.requires_grad and x.is_leaf:
+                return "a leaf torch.Tensor that requires grad"
+            base = x._base
+            if base is not None and base.requires_grad and base.is_leaf:
+                return "a view of a leaf torch.Tensor that requires grad (a parameter)"
+        if (
+            not torch.compiler.is_compiling()  # dynamo cannot trace is_inference
+            and x.is_inference()
+            and not torch.is_inference_mode_enabled()
+        ):
             return "an inference torch.Tensor outside inference mode"
         if not x.is_contiguous() and may_overlap(x.shape, x.stride()):
             return "a torch.Tensor view whose elements overlap in memory (expand, as_strided)"
@@ -64,30 +72,34 @@ class TorchBackend:
         return True
 
     def native_source(self, generator: object) -> Source | None:
-        return Native(generator) if isinstance(generator, _torch().Generator) else None
+        torch = _torch()
+        if isinstance(generator, torch.Generator):
+            return Native(generator)
+        if (
+            isinstance(generator, torch.Tensor)
+            and generator.dim() == 0
+            and not generator.is_floating_point()
+            and not generator.is_complex()
+            and generator.dtype != torch.bool
+        ):
+            return Portable(generator)  # a seed tensor: a changing seed that never recompiles
+        return None
 
     def is_mask(self, x: Any, mask: object) -> bool:
         torch = _torch()
         return isinstance(mask, torch.Tensor) and mask.dtype == torch.bool
 
     def mask(self, fn: str, x: Any, shape: tuple[int, ...], p: float, source: Source) -> Any:
+        from ._torch_ops import native_noise, portable_mask
+
         if isinstance(source, Native):  # torch's generators, exactly as F.dropout2d draws
-            return self._noise(x, shape, p, source.generator) != 0
+            return native_noise(fn, x, shape, p, source.generator) != 0
         if not isinstance(source, Portable):
             v.bad_generator(fn, source, self.name)
-        torch = _torch()
-        seed, counter = source.take(locked=not torch.compiler.is_compiling())
         threshold = drop_threshold(p)
         if keeps_nothing(threshold):
-            return x.new_zeros(shape, dtype=torch.bool)
-        from ._torch_ops import portable_keep
-
-        key, ctr = [seed & _MASK32, seed >> 32], [counter & _MASK32, counter >> 32]
-        return portable_keep(x, math.prod(shape), key, ctr, threshold).reshape(shape)
-
-    def _noise(self, x: Any, shape: tuple[int, ...], p: float, generator: Any) -> Any:
-        # F.dropout2d: noise = empty((N, C, 1, 1), like input).bernoulli_(1 - p); same draw.
-        return x.new_empty(shape).bernoulli_(1 - p, generator=generator)
+            return x.new_zeros(shape, dtype=_torch().bool)
+        return portable_mask(fn, x, shape, threshold, source)
 
     def dropout(
         self, fn: str, x: Any, shape: tuple[int, ...], p: float, source: Source, t: Transform,
@@ -95,9 +107,9 @@ class TorchBackend:
     ) -> Any:  # fmt: skip
         if isinstance(source, Native) and not t.alpha:
             # the kernel takes bernoulli_'s 0/1 noise as the mask: no op to make booleans
-            from ._torch_ops import scaled_mask
+            from ._torch_ops import native_noise, scaled_mask
 
-            return scaled_mask(x, self._noise(x, shape, p, source.generator), t.a, inplace)
+            return scaled_mask(x, native_noise(fn, x, shape, p, source.generator), t.a, inplace)
         return self.apply(x, self.mask(fn, x, shape, p, source), t, inplace)
 
     def apply(self, x: Any, keep: Any, t: Transform, inplace: bool) -> Any:

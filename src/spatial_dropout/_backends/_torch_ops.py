@@ -1,86 +1,116 @@
-"""Torch-only pieces, imported once torch is: the portable mask op and the autograd function.
+"""Torch-only pieces, imported once torch is: our dropouts as torch operators.
 
-Kept apart so that importing spatial_dropout never imports torch.
+Three ``torch.library`` custom ops, each with a fake kernel and a vmap rule:
+
+- ``spatial_dropout::scaled_mask(x, keep, scale)``: ``x * scale`` where ``keep``, ``+0.0``
+  elsewhere. Its CPU implementation is the compiled plane kernel; its backward is the same op
+  on the gradient (``grad * scale`` kept, exactly ``0`` dropped, even from ``inf``/``NaN``).
+- ``spatial_dropout::portable_keep(like, state, shape, threshold)``: the portable mask of
+  ``state = (seed, counter)``, opaque to Inductor (which would otherwise inline Philox's integer
+  DAG); its vmap rule follows ``torch.vmap``'s ``randomness``.
+- ``spatial_dropout::take_(state)``: a ``Generator``'s draw inside a compiled graph. The state is
+  a tensor sharing the generator's memory, so an advancing counter never recompiles.
+
+Routing (:func:`scaled_mask`): where ``x`` is a plain CPU tensor and nothing records or
+intercepts ops (no autograd graph to build, no trace, no dispatch or function mode), the
+kernel runs directly, skipping the dispatcher's few microseconds; the result is the op's.
+Where autograd, ``torch.jit.trace``, ``make_fx`` or a mode is at work, the op runs. Everything
+else (functorch transforms, forward-mode AD, tensor subclasses such as fake tensors and
+``DTensor``, ``torch.compile``, CUDA, half precision) takes the same values as a composition of
+aten ops, ``where(keep, x * scale, 0)``, which every torch subsystem differentiates, batches,
+fakes and compiles; its gradients are the same map.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import torch
+from torch.autograd import forward_ad
 
+from .. import _validation as v
 from .._random import random_words
+from .._random._generator import Generator, attach_torch_state
+from .._random._source import Portable
 from . import _cpu
+from ._torch_recompute import replayed
+
+_MASK64 = 2**64 - 1
+_KERNEL_DTYPES = (torch.float32, torch.float64)
+
+attach_torch_state()  # Generators made before torch was imported: compile needs the tensor
 
 
-@torch.library.custom_op(
-    "spatial_dropout::portable_keep",
-    mutates_args=(),
-    schema="(Tensor like, int n, int[] key, int[] stream, int threshold) -> Tensor",
-)
-def portable_keep(
-    like: torch.Tensor, n: int, key: list[int], stream: list[int], threshold: int
-) -> torch.Tensor:
-    """The portable mask as an opaque op.
-
-    Inductor would otherwise inline Philox's integer DAG into one loop and take exponential
-    time doing so. Exact under compile: it runs these ops.
-    """
-    import array_api_compat.torch as xp
-
-    seed, ctr = key[0] | (key[1] << 32), stream[0] | (stream[1] << 32)
-    words = random_words(xp, n, seed, ctr, dtype=torch.int64, device=like.device)
-    result: torch.Tensor = words >= threshold
-    return result
+def _tracing() -> bool:
+    """Inside ``torch.jit.trace``."""
+    return bool(torch._C._get_tracing_state())
 
 
-@portable_keep.register_fake
-def _(like: torch.Tensor, n: int, key: list[int], stream: list[int], threshold: int) -> Any:
-    return like.new_empty((n,), dtype=torch.bool)
+def _signed(value: int) -> int:
+    return value - 2**64 if value >= 2**63 else value
+
+
+# --------------------------------------------------------------------------- routing
+
+
+def _plain(x: torch.Tensor) -> bool:
+    """A dense tensor that no transform wraps: the custom ops and the kernel take it."""
+    return (
+        not torch.compiler.is_compiling()  # first: dynamo traces no further
+        and type(x) is torch.Tensor
+        and not torch._C._functorch.is_functorch_wrapped_tensor(x)
+        and forward_ad._current_level < 0
+    )
+
+
+def _watched() -> bool:
+    """Something records or intercepts every op: a trace, a dispatch mode, a function mode."""
+    return (
+        _tracing()
+        or torch._C._len_torch_dispatch_stack() > 0
+        or torch._C._is_torch_function_mode_enabled()
+    )
+
+
+def _direct(x: torch.Tensor) -> bool:
+    """Nothing would see the op: run its implementation without the dispatcher."""
+    return _plain(x) and not (x.requires_grad and torch.is_grad_enabled()) and not _watched()
+
+
+# --------------------------------------------------------------------------- applying a mask
+
+
+def _composite(x: torch.Tensor, keep: torch.Tensor, scale: float, inplace: bool) -> torch.Tensor:
+    """The op as aten ops: exact, and differentiable, batchable and traceable everywhere."""
+    if keep.dtype != torch.bool:
+        keep = keep != 0  # bernoulli_'s 0/1 noise
+    if inplace:
+        return x.mul_(scale).masked_fill_(~keep, 0.0)
+    return torch.where(keep, x * scale, 0.0)
 
 
 def _rows(x: torch.Tensor, keep: torch.Tensor) -> int | None:
-    """Planes of a C-contiguous CPU ``x`` under ``keep`` (see ``_cpu.planes``), else None."""
-    if x.device.type != "cpu" or not x.is_contiguous() or torch.compiler.is_compiling():
-        return None  # (fake tensors under compile have no memory to run a kernel on)
+    """Planes of a C-contiguous CPU ``x`` under ``keep`` that the kernel can read, else None."""
+    if (
+        x.device.type != "cpu"
+        or x.dtype not in _KERNEL_DTYPES
+        or not x.is_contiguous()
+        or x.is_neg()
+        or keep.device.type != "cpu"
+    ):
+        return None
     return _cpu.planes(tuple(x.shape), tuple(keep.shape))
-
-
-_NUMPY_DTYPES = (torch.float32, torch.float64)
-
-
-def _kernel(x: torch.Tensor, keep: torch.Tensor, scale: float, inplace: bool) -> torch.Tensor:
-    """``x * scale`` where ``keep``, ``+0.0`` elsewhere.
-
-    ``keep`` is boolean, or the 0/1 noise of ``bernoulli_``. On the CPU (float32, float64) the NumPy
-    backend's kernel runs on the tensors' memory (a broadcast ``masked_fill_`` costs several times
-    the multiply, ``index_fill_`` about half of it); elsewhere a multiply, then a fill.
-    """
-    rows = _rows(x, keep)
-    if rows is not None and x.dtype in _NUMPY_DTYPES:
-        out = x if inplace else torch.empty_like(x)
-        _on_memory(x, out, keep, rows, scale)
-        if inplace and not x.is_inference():
-            torch.autograd.graph.increment_version(x)  # for autograd's in-place checks
-        return out
-    drop = keep == 0
-    out = x.mul_(scale) if inplace else x * scale
-    if rows is not None:
-        dropped = torch.nonzero(drop.reshape(-1)).reshape(-1)
-        if dropped.numel():
-            out.view(rows, -1).index_fill_(0, dropped, 0.0)
-        return out
-    return out.masked_fill_(drop, 0.0)
 
 
 def _on_memory(
     x: torch.Tensor, out: torch.Tensor, keep: torch.Tensor, rows: int, scale: float
 ) -> None:
     """The CPU kernel (compiled where numba is) on the tensors' memory; ``out`` may be ``x``."""
-    x2 = (x.detach() if x.requires_grad else x).numpy().reshape(rows, -1)
-    out2 = x2 if out is x else out.numpy().reshape(rows, -1)  # a fresh tensor: no grad
-    keep1 = keep.reshape(-1).numpy()
+    x2 = x.detach().numpy().reshape(rows, -1)
+    out2 = x2 if out is x else out.detach().numpy().reshape(rows, -1)
+    keep1 = keep.detach().reshape(-1).numpy()
     if keep1.dtype != np.bool_:
         keep1 = keep1 != 0  # bernoulli_'s noise: a NumPy compare costs less than torch's
     s = np.asarray(scale, dtype=x2.dtype)
@@ -92,36 +122,182 @@ def _on_memory(
         _cpu.scale_rows(x2, out2, keep1, None, s, k, threads=torch.get_num_threads())
 
 
-class ScaledMask(torch.autograd.Function):
-    """``y = x * s`` where ``keep``, ``+0.0`` elsewhere.
+def _kernel(x: torch.Tensor, keep: torch.Tensor, scale: float, inplace: bool) -> torch.Tensor:
+    """The op's implementation on real tensors: the plane kernel where it applies."""
+    rows = _rows(x, keep)
+    if rows is None:
+        return _composite(x, keep, scale, inplace)
+    out = x if inplace else torch.empty_like(x)
+    _on_memory(x, out, keep, rows, scale)
+    if inplace and not x.is_inference():
+        torch.autograd.graph.increment_version(x)  # for autograd's in-place checks
+    return out
 
-    The gradient is the same map of the incoming gradient, so a dropped entry gets exactly 0 even
-    from an ``inf`` or ``NaN``.
-    """
 
-    @staticmethod
-    def forward(
-        ctx: Any, x: torch.Tensor, keep: torch.Tensor, scale: float, inplace: bool
-    ) -> torch.Tensor:
-        ctx.save_for_backward(keep)
-        ctx.scale = scale
-        if inplace:
-            ctx.mark_dirty(x)
-        return _kernel(x, keep, scale, inplace)
+@torch.library.custom_op("spatial_dropout::scaled_mask", mutates_args=())
+def _scaled_mask_op(x: torch.Tensor, keep: torch.Tensor, scale: float) -> torch.Tensor:
+    """``x * scale`` where ``keep`` (bool, or 0/1 noise), ``+0.0`` elsewhere."""
+    return _kernel(x, keep, scale, False)
 
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[Any, None, None, None]:
-        (keep,) = ctx.saved_tensors
-        return (
-            scaled_mask(grad, keep, ctx.scale, False),
-            None,
-            None,
-            None,
-        )  # Function only if create_graph
+
+@_scaled_mask_op.register_fake
+def _(x: torch.Tensor, keep: torch.Tensor, scale: float) -> torch.Tensor:
+    return torch.empty_like(x)
+
+
+def _setup(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
+    _, keep, scale = inputs
+    ctx.save_for_backward(keep)
+    ctx.scale = scale
+
+
+def _backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+    (keep,) = ctx.saved_tensors
+    return scaled_mask(grad, keep, ctx.scale, False), None, None
+
+
+_scaled_mask_op.register_autograd(_backward, setup_context=_setup)
+
+
+@_scaled_mask_op.register_vmap
+def _(
+    info: Any, in_dims: tuple[int | None, ...], x: torch.Tensor, keep: torch.Tensor, scale: float
+) -> tuple[torch.Tensor, int]:
+    x_dim, keep_dim = in_dims[0], in_dims[1]
+    x = x if x_dim is None else x.movedim(x_dim, 0)
+    keep = keep if keep_dim is None else keep.movedim(keep_dim, 0)
+    if x_dim is None:  # only the mask is batched: one x for every entry
+        x = x.expand(info.batch_size, *x.shape)
+    elif keep_dim is not None and keep.dim() < x.dim():
+        keep = keep.reshape(keep.shape[0], *(1,) * (x.dim() - keep.dim()), *keep.shape[1:])
+    return _composite(x, keep, scale, False), 0
 
 
 def scaled_mask(x: torch.Tensor, keep: torch.Tensor, scale: float, inplace: bool) -> torch.Tensor:
-    if not (x.requires_grad and torch.is_grad_enabled()) and not torch.compiler.is_compiling():
-        return _kernel(x, keep, scale, inplace)  # no graph to record: skip Function.apply
-    out: torch.Tensor = ScaledMask.apply(x, keep, scale, inplace)  # type: ignore[no-untyped-call]
-    return out
+    """Route one application of a mask: direct kernel, custom op, or aten composition."""
+    if not _plain(x) or x.device.type != "cpu":
+        return _composite(x, keep, scale, inplace)
+    if _direct(x):
+        return _kernel(x, keep, scale, inplace)
+    out: torch.Tensor = _scaled_mask_op(x, keep, scale)
+    return x.copy_(out) if inplace else out  # copy_ refuses a leaf's view before writing
+
+
+# --------------------------------------------------------------------------- drawing a mask
+
+
+def _portable_keep(
+    device: torch.device, shape: list[int], seed: int, counter: int, threshold: int
+) -> torch.Tensor:
+    n = math.prod(shape)
+    if device.type == "cpu":
+        words = _cpu.words(n, seed, counter, _cpu.compiled_for())
+        return torch.from_numpy(words >= threshold).reshape(shape)
+    import array_api_compat.torch as xp
+
+    words = random_words(xp, n, seed, counter, dtype=torch.int64, device=device)
+    result: torch.Tensor = (words >= threshold).reshape(shape)
+    return result
+
+
+@torch.library.custom_op("spatial_dropout::portable_keep", mutates_args=())
+def _portable_keep_op(
+    like: torch.Tensor, state: torch.Tensor, shape: list[int], threshold: int
+) -> torch.Tensor:
+    """The portable keep mask of ``state = (seed, counter)`` on ``like``'s device."""
+    seed, counter = (int(w) & _MASK64 for w in state.tolist())
+    return _portable_keep(like.device, list(shape), seed, counter, threshold)
+
+
+@_portable_keep_op.register_fake
+def _(like: torch.Tensor, state: torch.Tensor, shape: list[int], threshold: int) -> torch.Tensor:
+    return like.new_empty(shape, dtype=torch.bool)
+
+
+@_portable_keep_op.register_vmap
+def _(
+    info: Any, in_dims: tuple[int | None, ...], like: torch.Tensor, state: torch.Tensor,
+    shape: list[int], threshold: int,
+) -> tuple[torch.Tensor, int | None]:  # fmt: skip
+    if in_dims[1] is not None:
+        v.batched_seed("spatial_dropout")
+    if info.randomness == "error":
+        v.random_under_vmap("spatial_dropout")
+    if info.randomness == "same":
+        return _portable_keep_op(like, state, shape, threshold), None
+    # "different": entry b of the batch gets entry b of one mask drawn for (batch, *shape)
+    return _portable_keep_op(like, state, [info.batch_size, *shape], threshold), 0
+
+
+@torch.library.custom_op("spatial_dropout::take_", mutates_args=("state",))
+def _take_op(state: torch.Tensor) -> torch.Tensor:
+    """A ``Generator``'s draw in a compiled graph: ``(seed, counter)``, counter advanced."""
+
+    def fresh() -> torch.Tensor:
+        taken = state.clone()
+        state[1] += 1
+        return taken
+
+    taken, _ = replayed("spatial_dropout", fresh)
+    return taken.clone()
+
+
+@_take_op.register_fake
+def _(state: torch.Tensor) -> torch.Tensor:
+    return torch.empty_like(state)
+
+
+def portable_mask(
+    fn: str, x: torch.Tensor, shape: tuple[int, ...], threshold: int, source: Portable
+) -> torch.Tensor:
+    """The portable mask for ``x``: counters taken once, checkpoint-safe, compile-friendly."""
+    stream, dims = source.stream, list(shape)
+    x = x.detach()  # only its device and vmap's batching matter: the mask has no gradient
+    if isinstance(stream, torch.Tensor):  # a 0-d integer seed tensor: counter 0, no recompile
+        seed_t = stream.detach().reshape(()).to(device="cpu", dtype=torch.int64)
+        state = torch.stack([seed_t, torch.zeros_like(seed_t)])
+        keep: torch.Tensor = _portable_keep_op(x, state, dims, threshold)
+        return keep
+    if isinstance(stream, Generator):
+        if _tracing():
+            v.generator_under_jit_trace(fn)
+        if torch.compiler.is_compiling():
+            if stream._tensor is not None:
+                keep = _portable_keep_op(x, _take_op(stream._tensor), dims, threshold)
+                return keep
+            seed, counter = stream._advance()  # no tensor attached: correct, recompiles
+        else:
+            (seed, counter), _ = replayed(fn, stream.next_stream)
+    else:
+        seed, counter = stream, 0
+    if _direct(x) or (_plain(x) and x.device.type != "cpu" and not _watched()):
+        return _portable_keep(x.device, dims, seed, counter, threshold)
+    state = torch.tensor([_signed(seed), _signed(counter)], dtype=torch.int64)
+    keep = _portable_keep_op(x, state, dims, threshold)
+    return keep
+
+
+def _default_generator(device: torch.device) -> torch.Generator | None:
+    if device.type == "cpu":
+        return torch.default_generator
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        gen: torch.Generator = torch.cuda.default_generators[index]
+        return gen
+    return None  # other devices: checkpoint's preserve_rng_state restores their default
+
+
+def native_noise(
+    fn: str, x: torch.Tensor, shape: tuple[int, ...], p: float, generator: Any
+) -> torch.Tensor:
+    """``F.dropout2d``'s draw (``empty(shape).bernoulli_(1 - p)``), replayed on recompute."""
+    if torch.compiler.is_compiling():  # compiled graphs handle their random ops themselves
+        return x.new_empty(shape).bernoulli_(1 - p, generator=generator)
+    gen = generator if generator is not None else _default_generator(x.device)
+    if gen is None:
+        return x.new_empty(shape).bernoulli_(1 - p, generator=generator)
+    state, replay = replayed(fn, gen.get_state)
+    if replay:
+        gen = torch.Generator(device=x.device)
+        gen.set_state(state)
+    return x.new_empty(shape).bernoulli_(1 - p, generator=gen if replay else generator)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import weakref
+from typing import Any
+
+import numpy as np
 
 from .._validation import check_seed
 
@@ -39,15 +43,41 @@ class Generator:
     True
     """
 
-    __slots__ = ("__weakref__", "_counter", "_forks", "_lock", "_seed")
+    __slots__ = ("__weakref__", "_forks", "_lock", "_state", "_tensor")
 
     def __init__(self, seed: int | None = None, *, counter: int = 0) -> None:
-        self._seed = _seed("Generator", seed)
-        self._counter = _seed("Generator", counter, "counter")
+        # (seed, counter) in one uint64 array, so that a torch tensor can share its memory: a
+        # compiled graph then advances the counter in place, with no recompile (torch_state).
+        self._state = np.array(
+            [_seed("Generator", seed), _seed("Generator", counter, "counter")], dtype=np.uint64
+        )
+        self._tensor: Any = None
         self._forks = 0
         self._lock = threading.Lock()
         with _live_lock:
             _live.add(self)
+        if "torch" in sys.modules:
+            self.torch_state()
+
+    @property
+    def _seed(self) -> int:
+        return int(self._state[0])
+
+    @property
+    def _counter(self) -> int:
+        return int(self._state[1])
+
+    def torch_state(self) -> Any:
+        """``(seed, counter)`` as a CPU int64 ``torch.Tensor`` sharing this generator's memory.
+
+        ``torch.compile`` treats it as a graph input: an op in the graph reads and advances it,
+        so a counter that changes every step never recompiles (a Python int would).
+        """
+        if self._tensor is None:
+            import torch
+
+            self._tensor = torch.from_numpy(self._state.view(np.int64))
+        return self._tensor
 
     @property
     def seed(self) -> int:
@@ -78,7 +108,8 @@ class Generator:
         """
         seed = _seed("Generator.manual_seed", seed)
         with self._lock:
-            self._seed, self._counter, self._forks = seed, 0, 0
+            self._state[:] = (seed, 0)
+            self._forks = 0
         return self
 
     def next_stream(self) -> tuple[int, int]:
@@ -95,9 +126,9 @@ class Generator:
     def _advance(self) -> tuple[int, int]:
         # Unlocked: for torch.compile, which cannot trace a lock (a compiled graph runs its
         # Python side effects, this one included, after the graph, on the calling thread).
-        taken = (self._seed, self._counter)
-        self._counter = (self._counter + 1) & _MASK64
-        return taken
+        seed, counter = self._seed, self._counter
+        self._state[1] = (counter + 1) & _MASK64
+        return seed, counter
 
     def __getstate__(self) -> tuple[int, int]:
         return self._seed, self._counter
@@ -121,8 +152,7 @@ class Generator:
         # (seed, counter, fork number): distinct from the parent's and from every sibling's,
         # yet reproducible when the parent was seeded with manual_seed.
         self._lock = threading.Lock()
-        self._seed = _derive_seed(self._seed, self._counter, self._forks)
-        self._counter = 0
+        self._state[:] = (_derive_seed(self._seed, self._counter, self._forks), 0)
         self._forks = 0
 
 
@@ -148,6 +178,14 @@ def _derive_seed(seed: int, counter: int, fork: int) -> int:
 
 
 default_generator = Generator()
+
+
+def attach_torch_state() -> None:
+    """Give every live Generator its torch tensor (see ``Generator.torch_state``)."""
+    with _live_lock:
+        live = list(_live)
+    for g in live:
+        g.torch_state()
 
 
 def manual_seed(seed: int) -> Generator:

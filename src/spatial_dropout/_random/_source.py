@@ -26,9 +26,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Portable:
-    """The portable stream of an ``int`` seed (counter 0) or of a ``Generator``."""
+    """The portable stream of an ``int`` seed (counter 0) or of a ``Generator``.
 
-    stream: int | Generator
+    A backend may also pass its own seed object (torch: a 0-d integer tensor, counter 0) that it
+    handles itself; ``take`` is for ``int`` and ``Generator``.
+    """
+
+    stream: int | Generator | Any
 
     def take(self, *, locked: bool = True) -> tuple[int, int]:
         """``(seed, counter)`` of this call; a ``Generator`` advances by one, atomically.
@@ -37,9 +41,9 @@ class Portable:
         replays this side effect after the graph, on the calling thread).
         """
         g = self.stream
-        if isinstance(g, int):
-            return g, 0
-        return g.next_stream() if locked else g._advance()
+        if isinstance(g, Generator):
+            return g.next_stream() if locked else g._advance()
+        return int(g), 0
 
 
 @dataclass(frozen=True)
