@@ -8,10 +8,16 @@ from collections.abc import Sequence
 from . import _validation as v
 
 
-@functools.lru_cache(maxsize=1024)
 def cached_mask_shape(
     shape: tuple[int, ...], spatial_dims: int | None, data_format: str
 ) -> tuple[int, ...]:
+    if all(type(d) is int for d in shape):
+        return _cached(shape, spatial_dims, data_format)
+    return _mask_shape(shape, spatial_dims, data_format)  # symbolic sizes (make_fx, compile)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached(shape: tuple[int, ...], spatial_dims: int | None, data_format: str) -> tuple[int, ...]:
     return _mask_shape(shape, spatial_dims, data_format)
 
 

@@ -278,3 +278,14 @@ def torch_changed(what: str) -> NoReturn:
         "Install a torch release spatial_dropout supports."
     )
     raise ImportError(msg)
+
+
+def compiled_recompute(fn: str) -> NoReturn:
+    """A compiled backward re-runs a ``Generator``'s draw (activation checkpointing)."""
+    msg = (
+        f"{fn}(): a compiled backward is recomputing a spatial_dropout.Generator's draw "
+        "(torch.utils.checkpoint under torch.compile); it would read the advanced counter and "
+        "use another mask than the forward.\n    Inside a compiled checkpoint pass an int seed "
+        "or a seed tensor (generator=torch.tensor(step)), or generator=None (torch's stream)."
+    )
+    raise RuntimeError(msg)

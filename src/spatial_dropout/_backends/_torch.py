@@ -10,6 +10,7 @@ or in the compiled CPU kernels; ``generator=None`` and a ``torch.Generator`` dra
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Any, Literal
 
@@ -48,7 +49,7 @@ class TorchBackend:
         return bits.get(x.dtype, -1)  # -1: float8 and other formats dropout does not take
 
     def size(self, x: Any) -> int:
-        return int(x.numel())
+        return math.prod(x.shape)  # (numel() is a tensor under torch.jit.trace)
 
     def why_not_writeable(self, x: Any) -> str | None:
         torch = _torch()

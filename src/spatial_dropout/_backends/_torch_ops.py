@@ -61,6 +61,7 @@ def _plain(x: torch.Tensor) -> bool:
         not torch.compiler.is_compiling()  # first: dynamo traces no further
         and type(x) is torch.Tensor
         and not torch._C._functorch.is_functorch_wrapped_tensor(x)
+        and not torch._C._functorch.is_legacy_batchedtensor(x)  # batched backward
         and forward_ad._current_level < 0
     )
 
@@ -229,7 +230,11 @@ def _(
     return _portable_keep_op(like, state, [info.batch_size, *shape], threshold), 0
 
 
-@torch.library.custom_op("spatial_dropout::take_", mutates_args=("state",))
+@torch.library.custom_op(
+    "spatial_dropout::take_",
+    mutates_args=("state",),
+    tags=(torch.Tag.nondeterministic_seeded,),  # a draw: partitioners never recompute it
+)
 def _take_op(state: torch.Tensor) -> torch.Tensor:
     """A ``Generator``'s draw in a compiled graph: ``(seed, counter)``, counter advanced."""
 
@@ -238,7 +243,7 @@ def _take_op(state: torch.Tensor) -> torch.Tensor:
         state[1] += 1
         return taken
 
-    taken, _ = replayed("spatial_dropout", fresh)
+    taken, _ = replayed("spatial_dropout", fresh, in_backward=v.compiled_recompute)
     return taken.clone()
 
 

@@ -90,15 +90,22 @@ def _walk() -> tuple[list[Any], tuple[Any, Any] | None]:
     return forwards, None
 
 
-def replayed(fn: str, fresh: Callable[[], T]) -> tuple[T, bool]:
+def replayed(
+    fn: str, fresh: Callable[[], T], in_backward: Callable[[str], None] | None = None
+) -> tuple[T, bool]:
     """``(fresh(), False)``, recorded on the checkpoints around this call.
 
     In a checkpoint's recompute, ``(what the forward got, True)`` instead, without ``fresh()``.
+    ``in_backward(fn)`` is called (to raise) for a draw inside a backward that is no eager
+    checkpoint's recompute: a compiled graph recomputing it, which nothing can pair with its
+    forward.
     """
     if not _maybe_checkpointed():
         return fresh(), False
     forwards, recompute = _walk()
     if recompute is None:
+        if in_backward is not None and torch._C._current_graph_task_id() != -1:
+            in_backward(fn)
         value = fresh()
     else:
         key, token = recompute

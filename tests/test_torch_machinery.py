@@ -1,0 +1,373 @@
+"""PyTorch's machinery around our ops: checkpointing, compile, torch.func, tracing, custom ops.
+
+The worst defect is a silent one: a backward that uses another mask than its forward. Each
+checkpoint and compile test therefore exposes the forward's mask and checks the gradient
+against autograd through a fixed copy of that mask.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from conftest import require
+
+torch = require("torch")
+F = torch.nn.functional
+
+import torch.utils.checkpoint as ckpt  # noqa: E402
+from torch._dynamo.utils import counters  # noqa: E402
+
+import spatial_dropout as sd  # noqa: E402
+from spatial_dropout import torch as sdt  # noqa: E402
+from spatial_dropout._backends import _torch_recompute  # noqa: E402
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::UserWarning"),  # Dynamo's tracing notes
+    pytest.mark.filterwarnings("ignore:`torch.jit"),  # deprecated in 2.13, tested here still
+    pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning"),  # shapes become constants
+]
+
+GENERATORS: dict[str, Callable[[], Any]] = {
+    "None": lambda: None,
+    "int": lambda: 7,
+    "Generator": lambda: sd.Generator(3),
+    "torch.Generator": lambda: torch.Generator().manual_seed(4),
+}
+W = torch.rand(6, 6, 1, 1, dtype=torch.float64) + 0.1  # positive: no channel is 0 by chance
+X = torch.rand(4, 6, 5, 5, dtype=torch.float64) + 0.1
+
+
+def _model(generator: Any) -> Callable[[Any], Any]:
+    def f(t: Any) -> Any:
+        h = sd.dropout2d(F.conv2d(t, W), 0.5, generator=generator)
+        return torch.tanh(h) * 1.5, h
+
+    return f
+
+
+def _grad_with_mask(keep: Any) -> Any:
+    """dL/dx through the model with ``keep`` fixed: the oracle for the forward's mask."""
+    x = X.clone().requires_grad_()
+    y = torch.tanh(torch.where(keep, F.conv2d(x, W) * 2, 0.0)) * 1.5
+    y.sum().backward()
+    return x.grad
+
+
+def _checkpointed(f: Callable[[Any], Any], mode: str) -> Callable[[Any], Any]:
+    def run(t: Any) -> Any:
+        if mode == "plain":
+            return f(t)
+        if mode == "nested":
+            return ckpt.checkpoint(
+                lambda u: ckpt.checkpoint(f, u, use_reentrant=False), t, use_reentrant=False
+            )
+        return ckpt.checkpoint(
+            f, t, use_reentrant=mode == "reentrant", preserve_rng_state=mode != "no_preserve"
+        )
+
+    return run
+
+
+MODES = ["plain", "reentrant", "non_reentrant", "nested", "no_preserve"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("kind", GENERATORS)
+def test_checkpoint_backward_uses_the_forwards_mask(kind, mode):
+    x = X.clone().requires_grad_()
+    torch.manual_seed(11)
+    y, h = _checkpointed(_model(GENERATORS[kind]()), mode)(x)
+    torch.manual_seed(99)  # the backward runs under another torch state
+    y.sum().backward()
+    keep = (h.detach() != 0).all(dim=(2, 3), keepdim=True)
+    assert 0 < int(keep.sum()) < keep.numel()
+    torch.testing.assert_close(x.grad, _grad_with_mask(keep), rtol=0, atol=0)
+
+
+def test_the_checkpoint_test_can_fail(monkeypatch):
+    """Without the replay, a Generator under checkpoint gets another mask in the backward."""
+    monkeypatch.setattr(_torch_recompute, "_maybe_checkpointed", lambda: False)
+    failures = 0
+    for seed in range(4):
+        x = X.clone().requires_grad_()
+        y, h = _checkpointed(_model(sd.Generator(seed)), "non_reentrant")(x)
+        y.sum().backward()
+        keep = (h.detach() != 0).all(dim=(2, 3), keepdim=True)
+        failures += not torch.equal(x.grad, _grad_with_mask(keep))
+    assert failures >= 3  # two masks of 24 channels agree with chance 2**-24
+
+
+@pytest.mark.parametrize("reentrant", [True, False])
+def test_a_recompute_that_draws_more_masks_raises(reentrant):
+    calls = []
+
+    def f(t):
+        calls.append(1)
+        if len(calls) > 1:  # the recompute takes another path: one more mask, first
+            t = sd.dropout2d(t, 0.5, generator=g)
+        return sd.dropout2d(t, 0.5, generator=g)
+
+    g = sd.Generator(0)
+    with ckpt.set_checkpoint_early_stop(False):  # else the recompute stops at the first mask
+        y = ckpt.checkpoint(f, X.clone().requires_grad_(), use_reentrant=reentrant)
+    with pytest.raises(RuntimeError, match=r"dropout2d\(\): a checkpoint recompute asked for"):
+        y.sum().backward()
+
+
+@pytest.mark.parametrize("checkpointed", [True, False])
+@pytest.mark.parametrize("budget", [1.0, 0.5])
+@pytest.mark.parametrize("kind", GENERATORS)
+def test_compile_with_rematerialisation_uses_the_forwards_mask(kind, budget, checkpointed):
+    """Activation checkpointing and min-cut rematerialisation under torch.compile."""
+    import torch._functorch.config as functorch_config
+
+    torch._dynamo.reset()
+    f = _model(GENERATORS[kind]())
+    compiled = torch.compile(
+        (lambda t: ckpt.checkpoint(f, t, use_reentrant=False)) if checkpointed else f
+    )
+    x = X.clone().requires_grad_()
+    with functorch_config.patch(activation_memory_budget=budget):
+        y, h = compiled(x)
+        if kind == "Generator" and checkpointed:
+            # the compiled backward re-runs the draw on the advanced counter: refused
+            with pytest.raises(RuntimeError, match="compiled backward is recomputing"):
+                y.sum().backward()
+            return
+        y.sum().backward()
+    keep = (h.detach() != 0).all(dim=(2, 3), keepdim=True)
+    assert 0 < int(keep.sum()) < keep.numel()
+    torch.testing.assert_close(x.grad, _grad_with_mask(keep))  # Inductor's conv may round
+
+
+def test_compile_draws_a_fresh_mask_every_step_without_recompiling():
+    def step(x, g, seed):
+        return sd.dropout2d(x, 0.5, generator=g), sd.dropout(x, 0.3, generator=seed)
+
+    torch._dynamo.reset()
+    counters.clear()
+    compiled = torch.compile(step, fullgraph=True)
+    x = torch.randn(4, 8, 3, 3)
+    g_compiled, g_eager = sd.Generator(5), sd.Generator(5)
+    masks = set()
+    for i in range(100):
+        a, b = compiled(x, g_compiled, torch.tensor(i))
+        ea, eb = step(x, g_eager, i)
+        assert torch.equal(a, ea)
+        assert torch.equal(b, eb)
+        masks.add(tuple((a[:, :, 0, 0] != 0).flatten().tolist()))
+    assert counters["stats"]["unique_graphs"] == 1
+    assert g_compiled.counter == g_eager.counter == 100
+    assert len(masks) > 90  # 32 channels: two equal masks have chance 2**-32 a pair
+
+
+def test_compile_with_generator_none_draws_torchs_stream_like_f_dropout2d():
+    torch._dynamo.reset()
+    ours = torch.compile(lambda t: sd.dropout2d(t, 0.5), fullgraph=True)
+    theirs = torch.compile(lambda t: F.dropout2d(t, 0.5), fullgraph=True)
+    x = torch.ones(8, 16, 2, 2)
+    torch.manual_seed(0)
+    a, b = ours(x), ours(x)
+    torch.manual_seed(0)
+    c, d = theirs(x), theirs(x)
+    assert not torch.equal(a, b)  # a fresh mask each step
+    assert torch.equal(a, c)  # and torch's, as F.dropout2d's
+    assert torch.equal(b, d)
+
+
+def test_compile_inplace_fullgraph_matches_eager():
+    torch._dynamo.reset()
+    f = torch.compile(lambda t, g: sd.dropout2d(t, 0.5, inplace=True, generator=g), fullgraph=True)
+    x = torch.randn(4, 8, 5, 5)
+    a, b = x.clone(), x.clone()
+    out = f(a, sd.Generator(1))
+    sd.dropout2d(b, 0.5, inplace=True, generator=sd.Generator(1))
+    assert torch.equal(a, b)
+    assert out.data_ptr() == a.data_ptr()
+
+
+@pytest.mark.parametrize("kind", ["None", "int", "Generator"])
+@pytest.mark.parametrize("fn", [sd.dropout, sd.dropout2d, sd.alpha_dropout])
+def test_vmap_randomness_modes(fn, kind):
+    """As functorch's randomness tests: "error" raises, "same" shares, "different" does not."""
+    from spatial_dropout._scale import alpha_constants
+
+    x = torch.randn(8, 4, 16, 3, 3)
+    call = lambda t: fn(t, 0.5, True, generator=GENERATORS[kind]())  # noqa: E731
+    with pytest.raises(RuntimeError, match="randomness"):
+        torch.vmap(call)(x)
+    drop_value = alpha_constants(0.5, 23)[2] if fn is sd.alpha_dropout else 0.0
+    for mode, shared in (("same", True), ("different", False)):
+        dropped = torch.vmap(call, randomness=mode)(x) == drop_value
+        assert 0 < int(dropped.sum()) < dropped.numel()
+        assert torch.equal(dropped, dropped[:1].expand_as(dropped)) == shared
+
+
+@pytest.mark.parametrize("fn", [sd.dropout, sd.dropout2d, sd.dropout3d])
+def test_vmap_different_with_a_seed_is_the_mask_of_the_stacked_batch(fn):
+    x = torch.randn(3, 2, 5, 4, 4, 4) if fn is sd.dropout3d else torch.randn(3, 2, 5, 4, 4)
+    y = torch.vmap(lambda t: fn(t, 0.5, generator=9), randomness="different")(x)
+    stacked = x.reshape(6, *x.shape[2:])
+    expected = fn(stacked, 0.5, generator=9).reshape(x.shape)
+    assert torch.equal(y, expected)
+
+
+def test_vmap_with_torchs_stream_matches_f_dropout_under_vmap():
+    x = torch.randn(6, 4, 8, 3, 3)
+    for mode in ("same", "different"):
+        torch.manual_seed(0)
+        ours = torch.vmap(lambda t: sd.dropout2d(t, 0.5), randomness=mode)(x)
+        torch.manual_seed(0)
+        theirs = torch.vmap(lambda t: F.dropout2d(t, 0.5), randomness=mode)(x)
+        assert torch.equal(ours, theirs)
+
+
+def test_per_sample_gradients_through_our_layer():
+    def model_with(generator):
+        return torch.nn.Sequential(
+            torch.nn.Conv2d(3, 8, 3), sdt.Dropout2d(0.5, generator=generator),
+            torch.nn.Flatten(), torch.nn.Linear(8 * 4 * 4, 2),
+        )  # fmt: skip
+
+    torch.manual_seed(0)
+    model = model_with(None)
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    x, target = torch.randn(5, 3, 6, 6), torch.randint(0, 2, (5,))
+
+    def loss(m, p, xi, ti):
+        return F.cross_entropy(torch.func.functional_call(m, p, (xi[None],)), ti[None])
+
+    for mode in ("same", "different"):
+        per_sample = torch.vmap(
+            torch.func.grad(functools.partial(loss, model)), in_dims=(None, 0, 0), randomness=mode
+        )(params, x, target)
+        assert per_sample["0.weight"].shape == (5, 8, 3, 3, 3)
+    # with an int seed and "same", each sample's gradient is that of its own call
+    seeded = model_with(21)
+    seeded.load_state_dict(model.state_dict())
+    grads = torch.vmap(
+        torch.func.grad(functools.partial(loss, seeded)), in_dims=(None, 0, 0), randomness="same"
+    )(params, x, target)
+    for i in range(5):
+        one = torch.func.grad(functools.partial(loss, model_with(21)))(params, x[i], target[i])
+        for name in params:
+            torch.testing.assert_close(grads[name][i], one[name])
+
+
+@pytest.mark.parametrize("kind", ["None", "int"])
+def test_torch_func_transforms(kind):
+    from torch.func import grad, jacrev, jvp, vjp
+
+    gen = GENERATORS[kind]
+    x = torch.randn(4, 6, 3, 3, dtype=torch.float64)
+
+    def f(t):
+        torch.manual_seed(0)
+        return sd.dropout2d(t, 0.5, generator=gen())
+
+    y = f(x)
+    s = torch.where(y != 0, 2.0, 0.0).to(x.dtype)
+    assert torch.equal(grad(lambda t: f(t).sum())(x), s)
+    assert torch.equal(jvp(f, (x,), (torch.ones_like(x),))[1], s)
+    _, pullback = vjp(f, x)
+    assert torch.equal(pullback(torch.ones_like(x))[0], s)
+    small = x[:1, :2, :1, :2]
+    assert torch.equal(jacrev(f)(small).reshape(4, 4), torch.diag(f(small).ne(0).flatten() * 2.0))
+
+
+def test_forward_mode_ad_on_plain_cpu_tensors():
+    from torch.autograd import forward_ad
+
+    for dtype in (torch.float32, torch.float64):
+        x = torch.randn(4, 6, 5, 5, dtype=dtype)
+        tangent = torch.randn_like(x)
+        with forward_ad.dual_level():
+            y = sd.dropout2d(forward_ad.make_dual(x, tangent), 0.5, generator=3)
+            out = forward_ad.unpack_dual(y)
+        assert out.tangent is not None
+        assert torch.equal(out.tangent, torch.where(out.primal != 0, tangent * 2, 0.0))
+
+
+def test_batched_backward_is_grads_batched():
+    x = torch.randn(4, 6, 5, 5, requires_grad=True)
+    y = sd.dropout2d(x, 0.5, generator=1)
+    grads = torch.randn(3, *x.shape)
+    (g,) = torch.autograd.grad(y, x, grads, is_grads_batched=True)
+    assert torch.equal(g, torch.where(y.detach() != 0, grads * 2, 0.0))
+
+
+@pytest.mark.parametrize("tracing_mode", ["real", "fake", "symbolic"])
+def test_make_fx_graph_computes_the_masks(tracing_mode):
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    x = torch.randn(4, 6, 5, 5)
+    graph = make_fx(lambda t: sd.dropout2d(t, 0.5, generator=3), tracing_mode=tracing_mode)(x)
+    assert torch.equal(graph(x), sd.dropout2d(x, 0.5, generator=3))
+    y = torch.randn(4, 6, 5, 5)
+    assert torch.equal(graph(y), sd.dropout2d(y, 0.5, generator=3))
+
+
+def test_jit_trace_of_our_layer_records_the_draw_and_the_op():
+    layer = sdt.Dropout2d(0.5)
+    x = torch.randn(4, 8, 5, 5)
+    traced = torch.jit.trace(layer, x, check_trace=False)
+    assert "bernoulli" in str(traced.graph)
+    torch.manual_seed(1)
+    a = traced(x)
+    torch.manual_seed(1)
+    assert torch.equal(a, F.dropout2d(x, 0.5))
+    torch.manual_seed(2)
+    b = traced(x)
+    torch.manual_seed(2)
+    assert torch.equal(b, F.dropout2d(x, 0.5))  # a fresh draw, not one mask baked in
+    assert not torch.equal(a, b)
+
+
+def test_tracing_a_generator_is_a_clear_error():
+    with pytest.raises(RuntimeError, match=r"dropout2d\(\): torch.jit.trace would record"):
+        torch.jit.trace(sdt.Dropout2d(0.5, generator=sd.Generator(0)), torch.randn(2, 3, 4, 4))
+
+
+def test_inplace_on_a_parameters_view_is_refused_before_writing():
+    p = torch.nn.Parameter(torch.randn(4, 6, 5, 5))
+    before = p.detach().clone()
+    with pytest.raises(ValueError, match=r"dropout2d\(\): .*view of a leaf"):
+        sd.dropout2d(p[:2], 0.5, inplace=True, generator=0)
+    assert torch.equal(p.detach(), before)
+    with torch.no_grad():  # as torch: allowed without autograd
+        sd.dropout2d(p[:2], 0.5, inplace=True, generator=0)
+
+
+def test_negative_bit_tensors():
+    x = torch.randn(4, 6, 5, 5)
+    neg = torch._neg_view(x)
+    assert torch.equal(sd.dropout2d(neg, 0.5, generator=2), sd.dropout2d(-x, 0.5, generator=2))
+    a, b = torch._neg_view(x.clone()), -x
+    sd.dropout2d(a, 0.5, inplace=True, generator=2)
+    assert torch.equal(a, sd.dropout2d(b, 0.5, generator=2))
+
+
+def test_seed_tensors_are_seeds():
+    x = torch.randn(4, 6, 5, 5)
+    assert torch.equal(sd.dropout2d(x, 0.5, generator=torch.tensor(5)),
+                       sd.dropout2d(x, 0.5, generator=5))  # fmt: skip
+    with pytest.raises(TypeError, match="generator"):
+        sd.dropout2d(x, 0.5, generator=torch.tensor(5.0))
+    with pytest.raises(TypeError, match="generator"):
+        sd.dropout2d(x, 0.5, generator=torch.tensor([5]))
+
+
+def test_custom_ops_pass_opcheck():
+    from spatial_dropout._backends import _torch_ops as ops
+
+    x = torch.randn(4, 6, 5, 5, requires_grad=True)
+    keep = torch.rand(4, 6, 1, 1) > 0.5
+    torch.library.opcheck(ops._scaled_mask_op, (x, keep, 2.0))
+    torch.library.opcheck(ops._scaled_mask_op, (x.detach().double(), keep, 2.0))
+    state = torch.tensor([3, 5])
+    torch.library.opcheck(ops._portable_keep_op, (x.detach(), state, [4, 6, 1, 1], 2**31))
+    torch.library.opcheck(ops._take_op, (torch.tensor([3, 5]),))
