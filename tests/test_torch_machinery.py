@@ -90,7 +90,7 @@ def test_checkpoint_backward_uses_the_forwards_mask(kind, mode):
 
 def test_the_checkpoint_test_can_fail(monkeypatch):
     """Without the replay, a Generator under checkpoint gets another mask in the backward."""
-    monkeypatch.setattr(_torch_recompute, "_maybe_checkpointed", lambda: False)
+    monkeypatch.setattr(_torch_recompute, "maybe_checkpointed", lambda: False)
     failures = 0
     for seed in range(4):
         x = X.clone().requires_grad_()

@@ -11,9 +11,10 @@ from . import _validation as v
 def cached_mask_shape(
     shape: tuple[int, ...], spatial_dims: int | None, data_format: str
 ) -> tuple[int, ...]:
-    if all(type(d) is int for d in shape):
+    try:
         return _cached(shape, spatial_dims, data_format)
-    return _mask_shape(shape, spatial_dims, data_format)  # symbolic sizes (make_fx, compile)
+    except TypeError:  # symbolic sizes (make_fx, compile) do not hash
+        return _mask_shape(shape, spatial_dims, data_format)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -12,9 +12,10 @@ Three ``torch.library`` custom ops, each with a fake kernel and a vmap rule:
   a tensor sharing the generator's memory, so an advancing counter never recompiles.
 
 Routing (:func:`scaled_mask`): where ``x`` is a plain CPU tensor and nothing records or
-intercepts ops (no autograd graph to build, no trace, no dispatch or function mode), the
-kernel runs directly, skipping the dispatcher's few microseconds; the result is the op's.
-Where autograd, ``torch.jit.trace``, ``make_fx`` or a mode is at work, the op runs. Everything
+intercepts ops (no trace, no dispatch or function mode), the kernel runs directly, under an
+``autograd.Function`` with the op's formula if a graph is being built: the custom op's Python
+dispatch costs tens of microseconds a call (measured: ``python -m spatial_dropout bench``'s
+torch rows). Where ``torch.jit.trace``, ``make_fx`` or a mode is at work, the op runs. Everything
 else (functorch transforms, forward-mode AD, tensor subclasses such as fake tensors and
 ``DTensor``, ``torch.compile``, CUDA, half precision) takes the same values as a composition of
 aten ops, ``where(keep, x * scale, 0)``, which every torch subsystem differentiates, batches,
@@ -34,11 +35,12 @@ from .. import _validation as v
 from .._random import random_words
 from .._random._generator import Generator, attach_torch_state
 from .._random._source import Portable
-from . import _cpu
+from . import _cpu, _torch_recompute
 from ._torch_recompute import replayed
 
 _MASK64 = 2**64 - 1
 _KERNEL_DTYPES = (torch.float32, torch.float64)
+_KERNEL_BYTES = 16 << 10  # below this the aten composition costs less than the kernel's calls
 
 attach_torch_state()  # Generators made before torch was imported: compile needs the tensor
 
@@ -83,13 +85,36 @@ def _direct(x: torch.Tensor) -> bool:
 # --------------------------------------------------------------------------- applying a mask
 
 
-def _composite(x: torch.Tensor, keep: torch.Tensor, scale: float, inplace: bool) -> torch.Tensor:
-    """The op as aten ops: exact, and differentiable, batchable and traceable everywhere."""
+_ZEROS: dict[tuple[torch.dtype, torch.device], torch.Tensor] = {}
+
+
+def _zero(x: torch.Tensor, eager: bool) -> torch.Tensor | float:
+    """``0`` for ``torch.where``: a cached 0-d tensor in plain eager calls, else the scalar.
+
+    A Python scalar costs a wrap per call; fake tensors, modes and compile need the scalar.
+    """
+    if not eager:
+        return 0.0
+    key = (x.dtype, x.device)
+    zero = _ZEROS.get(key)
+    if zero is None:
+        zero = _ZEROS[key] = torch.zeros((), dtype=x.dtype, device=x.device)
+    return zero
+
+
+def _composite(
+    x: torch.Tensor, keep: torch.Tensor, scale: float, inplace: bool, eager: bool = False
+) -> torch.Tensor:
+    """The op as aten ops: exact, and differentiable, batchable and traceable everywhere.
+
+    ``where(keep, x, 0) * scale``: kept entries are one rounded multiply, dropped ones ``0 *
+    scale = +0.0`` whatever ``x`` held; the gradient is the same map.
+    """
     if keep.dtype != torch.bool:
-        keep = keep != 0  # bernoulli_'s 0/1 noise
+        keep = keep.bool()  # bernoulli_'s 0/1 noise
     if inplace:
         return x.mul_(scale).masked_fill_(~keep, 0.0)
-    return torch.where(keep, x * scale, 0.0)
+    return torch.where(keep, x, _zero(x, eager)).mul_(scale)
 
 
 def _rows(x: torch.Tensor, keep: torch.Tensor) -> int | None:
@@ -97,6 +122,7 @@ def _rows(x: torch.Tensor, keep: torch.Tensor) -> int | None:
     if (
         x.device.type != "cpu"
         or x.dtype not in _KERNEL_DTYPES
+        or x.numel() * x.element_size() < _KERNEL_BYTES
         or not x.is_contiguous()
         or x.is_neg()
         or keep.device.type != "cpu"
@@ -109,9 +135,9 @@ def _on_memory(
     x: torch.Tensor, out: torch.Tensor, keep: torch.Tensor, rows: int, scale: float
 ) -> None:
     """The CPU kernel (compiled where numba is) on the tensors' memory; ``out`` may be ``x``."""
-    x2 = x.detach().numpy().reshape(rows, -1)
-    out2 = x2 if out is x else out.detach().numpy().reshape(rows, -1)
-    keep1 = keep.detach().reshape(-1).numpy()
+    x2 = (x.detach() if x.requires_grad else x).numpy().reshape(rows, -1)
+    out2 = x2 if out is x else out.numpy().reshape(rows, -1)  # fresh: no grad
+    keep1 = (keep.detach() if keep.requires_grad else keep).reshape(-1).numpy()
     if keep1.dtype != np.bool_:
         keep1 = keep1 != 0  # bernoulli_'s noise: a NumPy compare costs less than torch's
     s = np.asarray(scale, dtype=x2.dtype)
@@ -127,7 +153,7 @@ def _kernel(x: torch.Tensor, keep: torch.Tensor, scale: float, inplace: bool) ->
     """The op's implementation on real tensors: the plane kernel where it applies."""
     rows = _rows(x, keep)
     if rows is None:
-        return _composite(x, keep, scale, inplace)
+        return _composite(x, keep, scale, inplace, eager=type(x) is torch.Tensor)
     out = x if inplace else torch.empty_like(x)
     _on_memory(x, out, keep, rows, scale)
     if inplace and not x.is_inference():
@@ -174,13 +200,43 @@ def _(
     return _composite(x, keep, scale, False), 0
 
 
+class _ScaledMask(torch.autograd.Function):
+    """The op's autograd formula without the dispatcher, for plain tensors nothing watches.
+
+    The custom op's Python dispatch costs tens of microseconds a call; this costs a few.
+    """
+
+    @staticmethod
+    def forward(x: torch.Tensor, keep: torch.Tensor, scale: float) -> torch.Tensor:
+        return _kernel(x, keep, scale, False)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
+        _setup(ctx, inputs, output)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        return _backward(ctx, grad)
+
+
 def scaled_mask(x: torch.Tensor, keep: torch.Tensor, scale: float, inplace: bool) -> torch.Tensor:
-    """Route one application of a mask: direct kernel, custom op, or aten composition."""
-    if not _plain(x) or x.device.type != "cpu":
-        return _composite(x, keep, scale, inplace)
-    if _direct(x):
+    """Route one application of a mask: direct kernel, custom op, or aten composition.
+
+    Below 16 KB the composition wins (an autograd.Function's Python costs more than two aten
+    nodes; measured in the bench's torch rows).
+    """
+    plain = _plain(x)
+    if not plain or x.device.type != "cpu" or x.numel() * x.element_size() < _KERNEL_BYTES:
+        return _composite(x, keep, scale, inplace, plain and not _watched())
+    watched = _watched()
+    if not (x.requires_grad and torch.is_grad_enabled()):
+        if watched:
+            return _composite(x, keep, scale, inplace)
         return _kernel(x, keep, scale, inplace)
-    out: torch.Tensor = _scaled_mask_op(x, keep, scale)
+    if watched:
+        out: torch.Tensor = _scaled_mask_op(x, keep, scale)
+    else:
+        out = _ScaledMask.apply(x, keep, scale)  # type: ignore[no-untyped-call]
     return x.copy_(out) if inplace else out  # copy_ refuses a leaf's view before writing
 
 
@@ -296,13 +352,12 @@ def native_noise(
     fn: str, x: torch.Tensor, shape: tuple[int, ...], p: float, generator: Any
 ) -> torch.Tensor:
     """``F.dropout2d``'s draw (``empty(shape).bernoulli_(1 - p)``), replayed on recompute."""
-    if torch.compiler.is_compiling():  # compiled graphs handle their random ops themselves
-        return x.new_empty(shape).bernoulli_(1 - p, generator=generator)
-    gen = generator if generator is not None else _default_generator(x.device)
-    if gen is None:
-        return x.new_empty(shape).bernoulli_(1 - p, generator=generator)
-    state, replay = replayed(fn, gen.get_state)
-    if replay:
-        gen = torch.Generator(device=x.device)
-        gen.set_state(state)
-    return x.new_empty(shape).bernoulli_(1 - p, generator=gen if replay else generator)
+    gen = generator
+    if _torch_recompute.maybe_checkpointed():  # (compiled graphs handle their random ops)
+        drawn_from = generator if generator is not None else _default_generator(x.device)
+        if drawn_from is not None:
+            state, replay = replayed(fn, drawn_from.get_state)
+            if replay:
+                gen = torch.Generator(device=x.device)
+                gen.set_state(state)
+    return x.new_empty(shape).bernoulli_(1 - p, generator=gen)  # one line: jit.trace compares

@@ -52,7 +52,8 @@ _RECOMPUTE_REENTRANT = _ckpt.CheckpointFunction.backward.__code__
 _CODES = (_FORWARD, _RECOMPUTE, _FORWARD_REENTRANT, _RECOMPUTE_REENTRANT)
 
 
-def _maybe_checkpointed() -> bool:
+def maybe_checkpointed() -> bool:
+    """Whether a checkpoint can be at work around this call (cheap; see the module notes)."""
     if torch.compiler.is_compiling() or torch.is_inference_mode_enabled():
         return False
     return (
@@ -100,7 +101,7 @@ def replayed(
     checkpoint's recompute: a compiled graph recomputing it, which nothing can pair with its
     forward.
     """
-    if not _maybe_checkpointed():
+    if not maybe_checkpointed():
         return fresh(), False
     forwards, recompute = _walk()
     if recompute is None:
