@@ -91,6 +91,8 @@ class TestCommon(TestCase):
 
     @ops(OPS, dtypes=OpDTypes.supported, allowed_dtypes=FLOATS)
     def test_matches_torch_bit_for_bit(self, device: str, dtype: Any, op: Any) -> None:
+        if device.startswith("cuda") and op.name == "sd.dropout":
+            self.skipTest("torch's CUDA dropout draws with a fused kernel, not bernoulli_")
         twin = _torch_twin(op)
         for sample in op.sample_inputs(device, dtype):
             if _differs_by_design(op, sample):
@@ -220,4 +222,4 @@ class TestFakeTensor(TestCase):
 
 
 for _cls in (TestCommon, TestMathBits, TestBwdGradients, TestFwdGradients, TestFakeTensor):
-    instantiate_device_type_tests(_cls, globals(), only_for="cpu")
+    instantiate_device_type_tests(_cls, globals(), only_for=("cpu", "cuda"))  # cuda: if present

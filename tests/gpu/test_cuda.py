@@ -1,4 +1,7 @@
-"""CUDA checks, for a machine with an NVIDIA GPU: ``python -m pytest tests/gpu -q``.
+"""CUDA checks, for a machine with an NVIDIA GPU.
+
+Run ``python -m pytest tests/gpu tests/test_torch_opinfo.py -q``: the second file adds the
+OpInfo classes on the ``cuda`` device (instantiated only where CUDA is present).
 
 Skipped where torch has no CUDA device. They check that results stay on the device with their
 dtype, that the default generator gives F.dropout2d's mask and kept values bit for bit on CUDA,
