@@ -204,6 +204,36 @@ def _training_loop_case(threads: int, reps: int) -> dict[str, Any] | None:
     return {"threads": threads, "ms": med, "ratio": med["ours"] / med["torch_F"]}
 
 
+def _dask_case(reps: int) -> dict[str, Any] | None:
+    """Dask: (64, 64, 64, 64) float32 in 16 chunks, threaded scheduler, against in memory.
+
+    Also times an identity ``map_blocks`` over the same chunks: Dask's own floor (tasks and
+    assembling the result), which no dropout on Dask can beat.
+    """
+    try:
+        import dask
+        import dask.array as da
+    except ImportError:
+        return None
+    x = np.random.default_rng(4).standard_normal((64, 64, 64, 64), dtype=np.float32)
+    d = da.from_array(x, chunks=(16, 16, 64, 64))
+    start = time.perf_counter()
+    y = F.dropout2d(d, 0.3, generator=5)
+    build = (time.perf_counter() - start) * 1e3
+    graph = y.__dask_graph__()
+    floor = d.map_blocks(np.copy, dtype=d.dtype)
+    cands: dict[str, Callable[[], object]] = {
+        "ours_dask": lambda: y.compute(),
+        "identity_dask": lambda: floor.compute(),
+        "ours_numpy": lambda: F.dropout2d(x, 0.3, generator=5),
+    }
+    with dask.config.set(scheduler="threads"):
+        med = _median_times(cands, max(5, reps // 3), number=1)
+    return {"layers": len(graph.layers), "tasks": len(dict(graph)), "build_ms": build,
+            "ms": med, "ratio": med["ours_dask"] / med["ours_numpy"],
+            "floor_ratio": med["identity_dask"] / med["ours_numpy"]}  # fmt: skip
+
+
 def _elementwise_case(p: float, reps: int) -> dict[str, Any]:
     torch = _torch()
     x = np.random.default_rng(2).standard_normal(ELEMENTWISE_SHAPE, dtype=np.float32)
@@ -271,11 +301,12 @@ def run(
         if len(s) == 4
     ]
     jobs += [("training", functools.partial(_training_loop_case, t, reps)) for t in (1, 2)]
+    jobs += [("dask", functools.partial(_dask_case, reps))]
     results: dict[str, Any] = {"threads": n, "reps": reps, "numpy": np.__version__,
                                "kernels": _kernels_name(),
                                "torch": getattr(torch, "__version__", None),
                                "dropout2d": [], "elementwise": [], "small": [], "backward": [],
-                               "training": [],
+                               "training": [], "dask": [],
                                "memory": _memory((16, 64, 32, 32), 0.5)}  # fmt: skip
     try:
         for i, (kind, job) in enumerate(jobs, 1):
@@ -366,6 +397,13 @@ def report(r: dict[str, Any]) -> str:
                 f"  torch backend {shape} (< 1 MB): forward {over[0]:+.1f} us, forward+backward "
                 f"{over[1]:+.1f} us over F.dropout2d (target <= +8 us)"
             )
+    for row in r.get("dask", []):
+        lines.append(
+            f"  Dask (64, 64, 64, 64) in 16 chunks: {row['layers']} layers, {row['tasks']} tasks, "
+            f"built in {row['build_ms']:.1f} ms; compute {row['ms']['ours_dask']:.1f} ms = "
+            f"{row['ratio']:.2f}x in-memory NumPy (target <= 1.3; Dask's own floor, an identity "
+            f"map_blocks: {row['floor_ratio']:.2f}x)"
+        )
     for row in r.get("training", []):
         lines.append(
             f"  training loop (3 x conv2d + dropout2d, fwd+bwd, (16, 32, 32, 32)), "

@@ -8,7 +8,7 @@ backend a resolved source and the variant's mask shape and value transform.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from . import _validation as v
@@ -39,6 +39,8 @@ def _run(
     generator: object,
     key: object,
     data_format: object = "channels_first",
+    offset: object = None,
+    global_shape: object = None,
 ) -> ArrayT:
     """Validate everything, then draw the mask and apply the variant's transform."""
     fn = variant.name
@@ -49,6 +51,7 @@ def _run(
     train = v.check_bool(fn, "training", training)
     in_place = v.check_bool(fn, "inplace", inplace)
     fmt = v.check_data_format(fn, data_format)
+    region = _region(fn, x, source, offset, global_shape)
     if not train or prob == 0.0 or backend.size(x) == 0:
         return x
     mant = backend.mantissa(x)
@@ -59,6 +62,10 @@ def _run(
     if prob == 1.0:  # as PyTorch: all zeros, no mask drawn, no inf from 1 / (1 - p)
         out: ArrayT = backend.zeros(x, in_place)
         return out
+    if region is not None:
+        keep = _region_mask(fn, variant, backend, x, prob, source, fmt, region)
+        out = backend.apply(x, keep, variant.transform(prob, mant, None), in_place)
+        return out
     shape = variant.mask_shape(tuple(x.shape), fmt)
     _check_entries(fn, backend.max_entries, shape, source)
     if variant.grow is None:
@@ -68,6 +75,36 @@ def _run(
     keep = variant.grow(backend.mask(fn, x, shape, prob, source), tuple(x.shape))
     out = backend.apply(x, keep, variant.transform(prob, mant, keep), in_place)
     return out
+
+
+Region = tuple[tuple[Any, ...], tuple[int, ...]]
+
+
+def _region(
+    fn: str, x: _Array, source: object, offset: object, global_shape: object
+) -> Region | None:
+    """``(offset, global_shape)`` validated, or None for the whole array."""
+    if offset is None and global_shape is None:
+        return None
+    region = v.check_region(fn, tuple(x.shape), offset, global_shape)
+    if isinstance(source, Native):
+        v.region_needs_portable(fn)
+    return region
+
+
+def _region_mask(
+    fn: str, variant: Variant, backend: Any, x: _Array, p: float, source: Any, fmt: str,
+    region: Region,
+) -> Any:  # fmt: skip
+    """``x``'s part of the mask of the larger array: the rank table read from its shape."""
+    starts, full = region
+    mask = variant.mask_shape(full, fmt)
+    _check_entries(fn, backend.max_entries, mask, source)
+    if variant.grow is not None:
+        v.not_for_variant(fn, "offset", "variants whose mask is drawn, not grown")
+    box = tuple(1 if m == 1 else n for m, n in zip(mask, x.shape, strict=True))
+    at = tuple(0 if m == 1 else o for m, o in zip(mask, starts, strict=True))
+    return backend.mask_region(fn, x, mask, at, box, p, source)
 
 
 def _check_entries(fn: str, limit: int, shape: tuple[int, ...], source: object) -> None:
@@ -85,6 +122,8 @@ def dropout(
     *,
     generator: object = None,
     key: object = None,
+    offset: Sequence[Any] | None = None,
+    global_shape: Sequence[int] | None = None,
 ) -> ArrayT:
     """Element-wise dropout: zero each entry with probability ``p``, scale the rest.
 
@@ -104,6 +143,10 @@ def dropout(
         :class:`Generator` gives the same mask on every backend and device.
     key : jax.Array, optional
         A JAX PRNG key, the same as ``generator=key``.
+    offset, global_shape : sequence of int, optional
+        Where ``input`` sits in a larger logical array (one entry per dim; default zeros and
+        ``offset + input.shape``): the result is that array's result, sliced. Needs a portable
+        generator.
 
     Returns
     -------
@@ -128,7 +171,18 @@ def dropout(
     >>> sorted(set(y.tolist())) in ([0.0, 2.0], [0.0], [2.0])
     True
     """
-    return _run(VARIANTS["dropout"], input, p, training, inplace, generator, key)
+    return _run(
+        VARIANTS["dropout"],
+        input,
+        p,
+        training,
+        inplace,
+        generator,
+        key,
+        "channels_first",
+        offset,
+        global_shape,
+    )
 
 
 def dropout1d(
@@ -140,6 +194,8 @@ def dropout1d(
     generator: object = None,
     key: object = None,
     data_format: str = "channels_first",
+    offset: Sequence[Any] | None = None,
+    global_shape: Sequence[int] | None = None,
 ) -> ArrayT:
     """Channel dropout for 1-D signals: each channel of ``(N, C, L)`` or ``(C, L)`` drops whole.
 
@@ -147,7 +203,7 @@ def dropout1d(
     ----------
     input : array
         ``(N, C, L)``, ``(C, L)`` or ``(L,)`` (channels); other ranks are element-wise.
-    p, training, inplace, generator, key, data_format
+    p, training, inplace, generator, key, data_format, offset, global_shape
         As :func:`dropout2d`.
 
     Returns
@@ -167,7 +223,18 @@ def dropout1d(
     >>> bool(((y == 0).all(axis=2) | (y == 2).all(axis=2)).all())
     True
     """
-    return _run(VARIANTS["dropout1d"], input, p, training, inplace, generator, key, data_format)
+    return _run(
+        VARIANTS["dropout1d"],
+        input,
+        p,
+        training,
+        inplace,
+        generator,
+        key,
+        data_format,
+        offset,
+        global_shape,
+    )
 
 
 def dropout2d(
@@ -179,6 +246,8 @@ def dropout2d(
     generator: object = None,
     key: object = None,
     data_format: str = "channels_first",
+    offset: Sequence[Any] | None = None,
+    global_shape: Sequence[int] | None = None,
 ) -> ArrayT:
     """Randomly zero whole channels of 2-D feature maps, scaling the rest by ``1 / (1 - p)``.
 
@@ -204,6 +273,15 @@ def dropout2d(
         ``generator=key``; JAX arrays need one. ``PRNGKey(s)`` draws the mask of ``generator=s``.
     data_format : {"channels_first", "channels_last"}
         ``"channels_last"`` reads ``(N, H, W, C)``: the channel axis is the last one.
+    offset : sequence of int, optional
+        Where ``input`` starts inside a larger logical array, one non-negative integer per dim
+        (default zeros); under ``jax.jit`` or ``torch.compile`` an entry may be a traced
+        integer or a 0-d integer tensor. Needs a portable generator (an ``int``, a
+        :class:`Generator`, the global stream, a JAX key).
+    global_shape : sequence of int, optional
+        That larger array's shape (default ``offset + input.shape``); the rank table is read
+        from it. The result equals the call on the larger array, sliced where ``input`` sits,
+        bit for bit, and advances a ``Generator`` by one call.
 
     Returns
     -------
@@ -250,7 +328,18 @@ def dropout2d(
     >>> sd.dropout2d(x, 0.5, training=False) is x
     True
     """
-    return _run(VARIANTS["dropout2d"], input, p, training, inplace, generator, key, data_format)
+    return _run(
+        VARIANTS["dropout2d"],
+        input,
+        p,
+        training,
+        inplace,
+        generator,
+        key,
+        data_format,
+        offset,
+        global_shape,
+    )
 
 
 def dropout3d(
@@ -262,6 +351,8 @@ def dropout3d(
     generator: object = None,
     key: object = None,
     data_format: str = "channels_first",
+    offset: Sequence[Any] | None = None,
+    global_shape: Sequence[int] | None = None,
 ) -> ArrayT:
     """Channel dropout for volumes: each channel of ``(N, C, D, H, W)`` or ``(C, D, H, W)``.
 
@@ -270,7 +361,7 @@ def dropout3d(
     input : array
         ``(N, C, D, H, W)``, ``(C, D, H, W)`` or ``(D, H, W)`` (channels); other ranks are
         element-wise.
-    p, training, inplace, generator, key, data_format
+    p, training, inplace, generator, key, data_format, offset, global_shape
         As :func:`dropout2d`.
 
     Returns
@@ -289,7 +380,18 @@ def dropout3d(
     >>> sd.dropout3d(np.ones((2, 3, 4, 4, 4)), 0.2, generator=3).shape
     (2, 3, 4, 4, 4)
     """
-    return _run(VARIANTS["dropout3d"], input, p, training, inplace, generator, key, data_format)
+    return _run(
+        VARIANTS["dropout3d"],
+        input,
+        p,
+        training,
+        inplace,
+        generator,
+        key,
+        data_format,
+        offset,
+        global_shape,
+    )
 
 
 def alpha_dropout(
@@ -300,6 +402,8 @@ def alpha_dropout(
     *,
     generator: object = None,
     key: object = None,
+    offset: Sequence[Any] | None = None,
+    global_shape: Sequence[int] | None = None,
 ) -> ArrayT:
     """Element-wise alpha dropout for SELU networks; keeps mean and variance (PyTorch's).
 
@@ -311,7 +415,7 @@ def alpha_dropout(
     ----------
     input : array
         A floating-point array of any shape.
-    p, inplace, generator, key
+    p, inplace, generator, key, offset, global_shape
         As :func:`dropout`.
     training : bool, default False
         As PyTorch: ``False`` by default, which returns ``input`` itself.
@@ -335,7 +439,18 @@ def alpha_dropout(
     >>> sd.alpha_dropout(x, 0.5, True, generator=0).shape
     (4,)
     """
-    return _run(VARIANTS["alpha_dropout"], input, p, training, inplace, generator, key)
+    return _run(
+        VARIANTS["alpha_dropout"],
+        input,
+        p,
+        training,
+        inplace,
+        generator,
+        key,
+        "channels_first",
+        offset,
+        global_shape,
+    )
 
 
 def feature_alpha_dropout(
@@ -346,6 +461,8 @@ def feature_alpha_dropout(
     *,
     generator: object = None,
     key: object = None,
+    offset: Sequence[Any] | None = None,
+    global_shape: Sequence[int] | None = None,
 ) -> ArrayT:
     """Alpha dropout of whole channels: the mask is ``(N, C, 1, ...)`` for rank >= 2.
 
@@ -353,7 +470,7 @@ def feature_alpha_dropout(
     ----------
     input : array
         A floating-point array; ranks 0 and 1 are element-wise.
-    p, training, inplace, generator, key
+    p, training, inplace, generator, key, offset, global_shape
         As :func:`alpha_dropout`.
 
     Returns
@@ -373,7 +490,18 @@ def feature_alpha_dropout(
     >>> bool((y == y[:, :, :1]).all())  # one value per channel
     True
     """
-    return _run(VARIANTS["feature_alpha_dropout"], input, p, training, inplace, generator, key)
+    return _run(
+        VARIANTS["feature_alpha_dropout"],
+        input,
+        p,
+        training,
+        inplace,
+        generator,
+        key,
+        "channels_first",
+        offset,
+        global_shape,
+    )
 
 
 def dropout_mask(
@@ -384,6 +512,8 @@ def dropout_mask(
     generator: object = None,
     key: object = None,
     data_format: str = "channels_first",
+    offset: Sequence[Any] | None = None,
+    global_shape: Sequence[int] | None = None,
 ) -> Any:
     """The boolean keep mask that ``kind(input, p, generator=generator)`` would draw.
 
@@ -400,8 +530,9 @@ def dropout_mask(
     kind : str, default "dropout2d"
         The function whose mask to draw: ``dropout``, ``dropout1d``, ``dropout2d``,
         ``dropout3d``, ``alpha_dropout`` or ``feature_alpha_dropout``.
-    generator, key, data_format
-        As :func:`dropout2d`; the mask advances a ``Generator`` as that call would.
+    generator, key, data_format, offset, global_shape
+        As :func:`dropout2d`; the mask advances a ``Generator`` as that call would. With
+        ``offset``, the mask is ``input``'s part of the larger array's mask.
 
     Returns
     -------
@@ -430,7 +561,14 @@ def dropout_mask(
     backend = backend_for(fn, input)
     source = resolve(fn, generator, key, backend, input)
     prob = v.check_p(fn, p)
-    shape = variant.mask_shape(tuple(input.shape), v.check_data_format(fn, data_format))
+    fmt = v.check_data_format(fn, data_format)
+    region = _region(fn, input, source, offset, global_shape)
+    if region is not None and prob not in (0.0, 1.0) and backend.size(input) != 0:
+        return _region_mask(fn, variant, backend, input, prob, source, fmt, region)
+    shape = variant.mask_shape(tuple(input.shape), fmt)
+    if region is not None:  # the box of the larger array's mask shape
+        mask = variant.mask_shape(region[1], fmt)
+        shape = tuple(1 if m == 1 else n for m, n in zip(mask, input.shape, strict=True))
     if prob in (0.0, 1.0) or backend.size(input) == 0:
         return backend.full(input, shape, prob == 0.0)
     _check_entries(fn, backend.max_entries, shape, source)

@@ -10,11 +10,18 @@ from __future__ import annotations
 from .. import _validation as v
 from ._array_api import ArrayAPIBackend
 from ._contract import Backend
+from ._dask import DaskBackend
 from ._jax import JaxBackend
 from ._numpy import NumPyBackend
 from ._torch import TorchBackend
 
-_TABLE: tuple[Backend, ...] = (NumPyBackend(), TorchBackend(), JaxBackend(), ArrayAPIBackend())
+_TABLE: tuple[Backend, ...] = (
+    NumPyBackend(),
+    TorchBackend(),
+    JaxBackend(),
+    DaskBackend(),
+    ArrayAPIBackend(),
+)
 
 
 def backend_for(fn: str, x: object) -> Backend:

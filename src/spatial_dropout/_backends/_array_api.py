@@ -12,6 +12,7 @@ import array_api_compat as compat
 
 from .. import _validation as v
 from .._random._source import Portable, Source
+from .._scale import MASK32 as _MASK32
 from .._scale import Transform, drop_threshold
 from . import _reference as ref
 from ._contract import MAX_ENTRIES
@@ -58,6 +59,18 @@ class ArrayAPIBackend:
         return ref.keep_mask(
             ref.namespace(x), shape, drop_threshold(p), seed, counter, device=compat.device(x)
         )
+
+    def mask_region(
+        self, fn: str, x: Any, shape: tuple[int, ...], starts: tuple[Any, ...],
+        box: tuple[int, ...], p: float, source: Source,
+    ) -> Any:  # fmt: skip
+        if not isinstance(source, Portable):
+            v.bad_generator(fn, source, self.name)
+        seed, counter = source.take()
+        xp = ref.namespace(x)
+        key, stream = (seed & _MASK32, seed >> 32), (counter & _MASK32, counter >> 32)
+        return ref.keep_mask_region(xp, shape, starts, box, drop_threshold(p), key, stream,
+                                    dtype=xp.uint64, device=compat.device(x))  # fmt: skip
 
     def dropout(
         self, fn: str, x: Any, shape: tuple[int, ...], p: float, source: Source, t: Transform,

@@ -63,6 +63,15 @@ class Backend(Protocol):
     def mask(self, fn: str, x: Any, shape: tuple[int, ...], p: float, source: Source) -> Any:
         """The boolean keep mask of ``shape`` on ``x``'s device (``0 < p < 1``)."""
 
+    def mask_region(
+        self, fn: str, x: Any, shape: tuple[int, ...], starts: tuple[Any, ...],
+        box: tuple[int, ...], p: float, source: Source,
+    ) -> Any:  # fmt: skip
+        """The ``box`` at ``starts`` of the portable keep mask of ``shape`` (``offset=``).
+
+        ``starts`` may hold traced integers; ``source`` is portable (``Portable`` or ``Key``).
+        """
+
     def dropout(
         self, fn: str, x: Any, shape: tuple[int, ...], p: float, source: Source, t: Transform,
         inplace: bool,

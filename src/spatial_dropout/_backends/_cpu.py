@@ -91,14 +91,42 @@ def planes(shape: tuple[int, ...], mshape: tuple[int, ...]) -> int | None:
     return math.prod(shape[:lead])
 
 
-def words(n: int, seed: int, counter: int, k: Kernels | None) -> Array:
-    """``n`` words of the portable stream ``(seed, counter)``: compiled, else NumPy code."""
+def words(n: int, seed: int, counter: int, k: Kernels | None, start: int = 0) -> Array:
+    """Words ``start .. start + n - 1`` of the stream ``(seed, counter)``: compiled, else NumPy.
+
+    (``start`` needs the compiled kernels.)
+    """
     if k is None:
         return _philox_numpy.words(n, seed, counter)
-    blocks = (n + 3) // 4
-    buf = np.empty(4 * blocks, dtype=np.uint32)
-    k.words(0, blocks, *_split(seed), *_split(counter), buf)
-    return buf[:n]
+    first, last = start // 4, (start + n + 3) // 4
+    buf = np.empty(4 * (last - first), dtype=np.uint32)
+    k.words(first, last - first, *_split(seed), *_split(counter), buf)
+    return buf[start - 4 * first : start - 4 * first + n]
+
+
+def span(
+    shape: tuple[int, ...], starts: tuple[Any, ...], box: tuple[int, ...]
+) -> tuple[int, int] | None:
+    """``(first, n)``: the run of flat indices in ``shape`` that holds the box at ``starts``.
+
+    None for traced starts, or where the run is over 8 times the box (and 4096 entries): then
+    computing the box's words one by one costs less.
+
+    >>> span((8, 4, 1, 1), (2, 0, 0, 0), (3, 4, 1, 1))
+    (8, 12)
+    >>> span((8, 4, 1, 1), (2, 1, 0, 0), (3, 2, 1, 1))
+    (9, 10)
+    """
+    if not all(isinstance(s, int) for s in starts):
+        return None
+    first = last = 0
+    stride = 1
+    for d in range(len(shape) - 1, -1, -1):
+        first += starts[d] * stride
+        last += (starts[d] + box[d] - 1) * stride
+        stride *= shape[d]
+    n = last - first + 1
+    return (first, n) if n <= max(8 * math.prod(box), 4096) else None
 
 
 def scale_rows(
@@ -143,7 +171,7 @@ def scale_rows(
 
 def select(
     x: Array, out: Array, words: Array, threshold: int | None, s: Any, k: Kernels | None,
-    tuning: Tuning | None = None,
+    tuning: Tuning | None = None, threads: int | None = None,
 ) -> None:  # fmt: skip
     """Element-wise on 1-D arrays: ``x * s`` where kept, else ``+0.0``; ``out`` may be ``x``."""
     tuning = tuning or DEFAULT
@@ -151,9 +179,9 @@ def select(
         w, thr = _words_and_threshold(words, threshold)
         scale, zero, nb = x.dtype.type(s), x.dtype.type(0), tuning.parallel_bytes
         if out is x:
-            k.run("select_inplace", x.nbytes, None, nb, x, w, thr, scale, zero)
+            k.run("select_inplace", x.nbytes, threads, nb, x, w, thr, scale, zero)
         else:
-            k.run("select", x.nbytes, None, nb, x, out, w, thr, scale, zero)
+            k.run("select", x.nbytes, threads, nb, x, out, w, thr, scale, zero)
         return
     keep = _keep(words, threshold)
     bits = _BITS[x.itemsize]

@@ -75,6 +75,22 @@ class JaxBackend:
         stream = np.array([counter & _MASK32, counter >> 32], dtype=np.uint32)
         return self._keep(shape, p, key, stream)
 
+    def mask_region(
+        self, fn: str, x: Any, shape: tuple[int, ...], starts: tuple[Any, ...],
+        box: tuple[int, ...], p: float, source: Source,
+    ) -> Any:  # fmt: skip
+        import jax.numpy as jnp
+
+        if isinstance(source, Key):
+            key, stream = (source.data[-1], source.data[-2]), (0, 0)
+        elif isinstance(source, Portable):
+            seed, counter = source.take()
+            key, stream = (seed & _MASK32, seed >> 32), (counter & _MASK32, counter >> 32)
+        else:  # generator=None: JAX has no global stream
+            v.needs_key(fn, not self.can_advance(x))
+        return ref.keep_mask_region(jnp, shape, starts, box, drop_threshold(p), key, stream,
+                                    dtype=jnp.uint32)  # fmt: skip
+
     def _keep(self, shape: tuple[int, ...], p: float, key: Any, stream: Any) -> Any:
         import jax.numpy as jnp
 
@@ -164,8 +180,7 @@ def _rounded_product(a: float) -> Any:
 
     @custom_batching.custom_vmap
     def rounded(x: Any) -> Any:
-        flat = x.reshape(-1)
-        return jax.lax.cond(flat[0] != flat[-1], times, times, x)
+        return jax.lax.cond(_data_dependent(x), times, times, x)
 
     @rounded.def_vmap
     def _batched(axis_size: int, in_batched: Any, x: Any) -> tuple[Any, Any]:
@@ -177,6 +192,17 @@ def _rounded_product(a: float) -> Any:
     product = jax.custom_jvp(rounded)
     product.defjvp(_jvp)
     return product
+
+
+def _data_dependent(x: Any) -> Any:
+    """A boolean XLA cannot fold: one entry against another, or (sharded) a reduction."""
+    import jax.numpy as jnp
+
+    sharding = getattr(getattr(_jax(), "typeof", lambda _: None)(x), "sharding", None)
+    if any(axis is not None for axis in getattr(sharding, "spec", ())):
+        return jnp.any(x != x)  # explicit sharding refuses a one-entry slice of a sharded dim
+    flat = x.reshape(-1)
+    return flat[0] != flat[-1]
 
 
 def _apply_inverted(x: Any, keep: Any, *, a: float) -> Any:

@@ -16,9 +16,11 @@ import numpy as np
 
 from .. import _validation as v
 from .._random._source import Native, Portable, Source
+from .._scale import MASK32 as _MASK32
 from .._scale import Transform, drop_threshold, keeps_nothing
 from .._shapes import may_overlap
 from . import _compiled, _cpu
+from . import _reference as ref
 from ._compiled import Kernels
 from ._contract import MAX_ENTRIES
 
@@ -100,6 +102,28 @@ class NumPyBackend:
         words = _cpu.words(math.prod(shape), *source.take(), k)
         return (words >= threshold).reshape(shape)
 
+    def mask_region(
+        self, fn: str, x: Any, shape: tuple[int, ...], starts: tuple[Any, ...],
+        box: tuple[int, ...], p: float, source: Source,
+    ) -> Any:  # fmt: skip
+        if not isinstance(source, Portable):
+            v.bad_generator(fn, source, self.name)
+        seed, counter = source.take()
+        threshold = drop_threshold(p)
+        k = _cpu.compiled_for()
+        span = _cpu.span(shape, starts, box)
+        if span is not None and k is not None and not keeps_nothing(threshold):
+            # the compiled words of the run of indices that holds the box, then the box's
+            first, n = span
+            words = _cpu.words(n, seed, counter, k, start=first)
+            if n == math.prod(box):
+                return (words >= threshold).reshape(box)
+            index = ref.region_index(np, shape, starts, box, dtype=np.int64) - first
+            return words[index] >= threshold
+        key, stream = (seed & _MASK32, seed >> 32), (counter & _MASK32, counter >> 32)
+        return ref.keep_mask_region(np, shape, starts, box, threshold, key, stream,
+                                    dtype=np.uint64)  # fmt: skip
+
     def dropout(
         self, fn: str, x: Any, shape: tuple[int, ...], p: float, source: Source, t: Transform,
         inplace: bool,
@@ -131,7 +155,10 @@ class NumPyBackend:
     def apply(self, x: Any, keep: Any, t: Transform, inplace: bool) -> Any:
         return self._apply(x, keep, t, inplace, _cpu.compiled_for(x))
 
-    def _apply(self, x: Any, keep: Any, t: Transform, inplace: bool, k: Kernels | None) -> Any:
+    def _apply(
+        self, x: Any, keep: Any, t: Transform, inplace: bool, k: Kernels | None,
+        threads: int | None = None,
+    ) -> Any:  # fmt: skip
         out = x if inplace else np.empty_like(x)
         if t.alpha:
             a, b_keep, b_drop = (np.asarray(c, dtype=x.dtype) for c in (t.a, t.b_keep, t.b_drop))
@@ -151,9 +178,10 @@ class NumPyBackend:
         out2 = x2 if inplace else out.reshape(rows, -1)  # one object twice: in place
         if x2.shape[1] == 1 and x.itemsize in (2, 4, 8):  # an element-wise mask
             x1 = x2.reshape(-1)
-            _cpu.select(x1, x1 if inplace else out2.reshape(-1), keep1, None, s, k)
+            _cpu.select(x1, x1 if inplace else out2.reshape(-1), keep1, None, s, k,
+                        threads=threads)  # fmt: skip
         else:
-            _cpu.scale_rows(x2, out2, keep1, None, s, k)
+            _cpu.scale_rows(x2, out2, keep1, None, s, k, threads=threads)
         return out
 
     def zeros(self, x: Any, inplace: bool) -> Any:

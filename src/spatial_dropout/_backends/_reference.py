@@ -11,7 +11,7 @@ from typing import Any
 
 import array_api_compat as compat
 
-from .._random._philox import random_words, word
+from .._random._philox import random_words, word, words_at
 from .._scale import Transform, keeps_nothing
 
 
@@ -47,6 +47,47 @@ def keep_mask(
         xp, math.prod(shape), seed, counter, dtype=word_dtype or xp.uint32, device=device
     )
     return xp.reshape(words >= word(xp, threshold, words), shape)
+
+
+def region_index(
+    xp: Any, global_shape: tuple[int, ...], starts: tuple[Any, ...], box: tuple[int, ...], *,
+    dtype: Any, device: Any = None,
+) -> Any:  # fmt: skip
+    """Flat (C-order) indices, in an array of ``global_shape``, of the box at ``starts``.
+
+    ``starts`` may hold traced integers or 0-d integer arrays; ``box`` is static.
+    """
+    index = xp.zeros(box, dtype=dtype, device=device)
+    stride = 1
+    for d in range(len(box) - 1, -1, -1):
+        if global_shape[d] != 1:
+            start = starts[d]
+            if not isinstance(start, int):
+                start = xp.astype(xp.asarray(start, device=device), dtype)
+            along = (xp.arange(box[d], dtype=dtype, device=device) + start) * word(
+                xp, stride, index
+            )
+            index = index + xp.reshape(along, (1,) * d + (box[d],) + (1,) * (len(box) - d - 1))
+        stride *= global_shape[d]
+    return index
+
+
+def keep_mask_region(
+    xp: Any, global_shape: tuple[int, ...], starts: tuple[Any, ...], box: tuple[int, ...],
+    threshold: int, key: tuple[Any, Any], stream: tuple[Any, Any], *, dtype: Any,
+    device: Any = None,
+) -> Any:  # fmt: skip
+    """The box at ``starts`` of the portable keep mask of ``global_shape``.
+
+    Bit for bit ``keep_mask(global_shape)[starts[0]:starts[0] + box[0], ...]``: entry ``i`` of the
+    global mask is word ``i`` of the stream, whoever computes it. ``key`` is ``(seed_lo,
+    seed_hi)`` (ints, or a JAX key's words), ``stream`` the counter's ``(lo, hi)``.
+    """
+    if keeps_nothing(threshold):
+        return xp.zeros(box, dtype=xp.bool, device=device)
+    index = region_index(xp, global_shape, starts, box, dtype=dtype, device=device)
+    words = words_at(xp, index, key, stream)
+    return words >= word(xp, threshold, words)
 
 
 def apply(xp: Any, x: Any, keep: Any, t: Transform, inplace: bool) -> Any:

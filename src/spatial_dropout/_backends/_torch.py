@@ -102,6 +102,19 @@ class TorchBackend:
             return x.new_zeros(shape, dtype=_torch().bool)
         return portable_mask(fn, x, shape, threshold, source)
 
+    def mask_region(
+        self, fn: str, x: Any, shape: tuple[int, ...], starts: tuple[Any, ...],
+        box: tuple[int, ...], p: float, source: Source,
+    ) -> Any:  # fmt: skip
+        from ._torch_ops import portable_mask_region
+
+        if not isinstance(source, Portable):
+            v.bad_generator(fn, source, self.name)
+        threshold = drop_threshold(p)
+        if keeps_nothing(threshold):
+            return x.new_zeros(box, dtype=_torch().bool)
+        return portable_mask_region(fn, x, shape, starts, box, threshold, source)
+
     def dropout(
         self, fn: str, x: Any, shape: tuple[int, ...], p: float, source: Source, t: Transform,
         inplace: bool,

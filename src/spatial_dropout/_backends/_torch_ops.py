@@ -34,6 +34,7 @@ from torch.autograd import forward_ad
 from .. import _validation as v
 from .._random import random_words
 from .._random._generator import Generator, attach_torch_state
+from .._random._philox import words_at
 from .._random._source import Portable
 from . import _cpu, _torch_recompute
 from ._torch_recompute import replayed
@@ -286,6 +287,37 @@ def _(
     return _portable_keep_op(like, state, [info.batch_size, *shape], threshold), 0
 
 
+@torch.library.custom_op("spatial_dropout::portable_keep_at", mutates_args=())
+def _portable_keep_at_op(
+    like: torch.Tensor, index: torch.Tensor, state: torch.Tensor, threshold: int
+) -> torch.Tensor:
+    """The portable keep mask at the logical indices ``index`` (int64): ``offset=`` calls."""
+    import array_api_compat.torch as xp
+
+    seed, counter = (int(w) & _MASK64 for w in state.tolist())
+    key, stream = (seed & 0xFFFFFFFF, seed >> 32), (counter & 0xFFFFFFFF, counter >> 32)
+    words = words_at(xp, index, key, stream)
+    result: torch.Tensor = words >= threshold
+    return result
+
+
+@_portable_keep_at_op.register_fake
+def _(like: torch.Tensor, index: torch.Tensor, state: torch.Tensor, threshold: int) -> Any:
+    return torch.empty_like(index, dtype=torch.bool)
+
+
+@_portable_keep_at_op.register_vmap
+def _(
+    info: Any, in_dims: tuple[int | None, ...], like: torch.Tensor, index: torch.Tensor,
+    state: torch.Tensor, threshold: int,
+) -> tuple[torch.Tensor, None]:  # fmt: skip
+    if in_dims[1] is not None or in_dims[2] is not None:
+        v.batched_seed("spatial_dropout")
+    if info.randomness != "same":  # a slice of one global mask: one mask for the whole batch
+        v.random_under_vmap("spatial_dropout")
+    return _portable_keep_at_op(like, index, state, threshold), None
+
+
 @torch.library.custom_op(
     "spatial_dropout::take_",
     mutates_args=("state",),
@@ -308,33 +340,61 @@ def _(state: torch.Tensor) -> torch.Tensor:
     return torch.empty_like(state)
 
 
+def _draw(fn: str, source: Portable) -> tuple[int, int] | torch.Tensor:
+    """The call's ``(seed, counter)``: Python ints, or an int64 tensor inside a graph.
+
+    A seed tensor, and a ``Generator`` under ``torch.compile`` (its counter tensor, advanced by
+    ``take_`` in the graph), give a tensor, so that nothing recompiles.
+    """
+    stream = source.stream
+    if isinstance(stream, torch.Tensor):  # a 0-d integer seed tensor: counter 0
+        seed_t = stream.detach().reshape(()).to(device="cpu", dtype=torch.int64)
+        return torch.stack([seed_t, torch.zeros_like(seed_t)])
+    if not isinstance(stream, Generator):
+        return stream, 0
+    if _tracing():
+        v.generator_under_jit_trace(fn)
+    if not torch.compiler.is_compiling():
+        taken, _ = replayed(fn, stream.next_stream)
+        return taken
+    if stream._tensor is None:
+        return stream._advance()  # no tensor attached: correct, but recompiles
+    state: torch.Tensor = _take_op(stream._tensor)
+    return state
+
+
+def _state(drawn: tuple[int, int] | torch.Tensor) -> torch.Tensor:
+    if isinstance(drawn, torch.Tensor):
+        return drawn
+    return torch.tensor([_signed(drawn[0]), _signed(drawn[1])], dtype=torch.int64)
+
+
 def portable_mask(
     fn: str, x: torch.Tensor, shape: tuple[int, ...], threshold: int, source: Portable
 ) -> torch.Tensor:
     """The portable mask for ``x``: counters taken once, checkpoint-safe, compile-friendly."""
-    stream, dims = source.stream, list(shape)
+    drawn, dims = _draw(fn, source), list(shape)
     x = x.detach()  # only its device and vmap's batching matter: the mask has no gradient
-    if isinstance(stream, torch.Tensor):  # a 0-d integer seed tensor: counter 0, no recompile
-        seed_t = stream.detach().reshape(()).to(device="cpu", dtype=torch.int64)
-        state = torch.stack([seed_t, torch.zeros_like(seed_t)])
-        keep: torch.Tensor = _portable_keep_op(x, state, dims, threshold)
-        return keep
-    if isinstance(stream, Generator):
-        if _tracing():
-            v.generator_under_jit_trace(fn)
-        if torch.compiler.is_compiling():
-            if stream._tensor is not None:
-                keep = _portable_keep_op(x, _take_op(stream._tensor), dims, threshold)
-                return keep
-            seed, counter = stream._advance()  # no tensor attached: correct, recompiles
-        else:
-            (seed, counter), _ = replayed(fn, stream.next_stream)
-    else:
-        seed, counter = stream, 0
-    if _direct(x) or (_plain(x) and x.device.type != "cpu" and not _watched()):
-        return _portable_keep(x.device, dims, seed, counter, threshold)
-    state = torch.tensor([_signed(seed), _signed(counter)], dtype=torch.int64)
-    keep = _portable_keep_op(x, state, dims, threshold)
+    if not isinstance(drawn, torch.Tensor) and (
+        _direct(x) or (_plain(x) and x.device.type != "cpu" and not _watched())
+    ):
+        return _portable_keep(x.device, dims, *drawn, threshold)
+    keep: torch.Tensor = _portable_keep_op(x, _state(drawn), dims, threshold)
+    return keep
+
+
+def portable_mask_region(
+    fn: str, x: torch.Tensor, shape: tuple[int, ...], starts: tuple[Any, ...],
+    box: tuple[int, ...], threshold: int, source: Portable,
+) -> torch.Tensor:  # fmt: skip
+    """The box at ``starts`` of the portable mask of ``shape`` (offsets may be tensors)."""
+    import array_api_compat.torch as xp
+
+    from ._reference import region_index
+
+    state = _state(_draw(fn, source))
+    index = region_index(xp, shape, starts, box, dtype=torch.int64, device=x.device)
+    keep: torch.Tensor = _portable_keep_at_op(x.detach(), index, state, threshold)
     return keep
 
 
