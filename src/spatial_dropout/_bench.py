@@ -216,7 +216,7 @@ def _dask_case(reps: int) -> dict[str, Any] | None:
     except ImportError:
         return None
     x = np.random.default_rng(4).standard_normal((64, 64, 64, 64), dtype=np.float32)
-    d = da.from_array(x, chunks=(16, 16, 64, 64))
+    d = da.from_array(x, chunks=(16, 16, 64, 64))  # type: ignore[no-untyped-call]
     start = time.perf_counter()
     y = F.dropout2d(d, 0.3, generator=5)
     build = (time.perf_counter() - start) * 1e3
