@@ -361,3 +361,32 @@ def region_needs_portable(fn: str) -> NoReturn:
         "slice of a larger mask. Pass the same seed on every rank."
     )
     raise ValueError(msg)
+
+
+def bad_data_parallel(fn: str, value: object) -> NoReturn:
+    """A layer's ``data_parallel`` that is neither a bool nor a process group."""
+    msg = (
+        f"{fn}(): `data_parallel` must be True, False or a torch.distributed ProcessGroup; got "
+        f"{value!r} ({type_name(value)})"
+    )
+    raise TypeError(msg)
+
+
+def dtensor_needs_portable(fn: str) -> NoReturn:
+    """A DTensor with torch's generator: each rank's stream would give other masks."""
+    msg = (
+        f"{fn}(): a DTensor needs a portable generator (an int seed or a "
+        "spatial_dropout.Generator, the same on every rank): with torch's generator the mask "
+        "would change with the placement and the world size."
+    )
+    raise ValueError(msg)
+
+
+def dtensor_partial(fn: str, placements: object) -> NoReturn:
+    """A DTensor with a ``Partial`` placement: dropout of partial sums is not dropout."""
+    msg = (
+        f"{fn}(): a DTensor with a Partial placement ({placements}) holds partial sums; "
+        "dropout of each is not dropout of their sum (alpha dropout adds a constant). "
+        "Redistribute to Replicate or Shard first."
+    )
+    raise ValueError(msg)

@@ -16,7 +16,9 @@ from typing import Any, cast
 import torch
 
 from . import _validation as v
+from ._functional import _run
 from ._layers import DropoutMixin
+from ._random import Generator
 from ._variants import VARIANTS
 
 __all__ = [
@@ -31,9 +33,61 @@ __all__ = [
 
 
 class _Module(DropoutMixin, torch.nn.Module):
+    """A ``torch.nn.Module`` layer: the mixin's arguments, and ``data_parallel``.
+
+    ``data_parallel`` (default ``True``): with a portable generator, inside an initialised
+    ``torch.distributed`` group of more than one rank, rank ``r`` of ranks that each hold ``b``
+    samples draws the mask of global samples ``r*b ... r*b+b-1`` (``offset=``): the same seed
+    on every rank then drops what one process would on the concatenated batch, and never the
+    same channels on every rank. ``False`` draws as if alone; a process group uses the rank
+    within that group. With ``generator=None`` (or a ``torch.Generator``) nothing changes.
+    """
+
+    def __init__(
+        self, p: float = 0.5, inplace: bool = False, *, data_format: str = "channels_first",
+        generator: object = None, data_parallel: object = True,
+    ) -> None:  # fmt: skip
+        super().__init__(p, inplace, data_format=data_format, generator=generator)
+        self.data_parallel = _check_data_parallel(type(self).__name__, data_parallel)
+
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = self._dropout(input, self.training)
+        if self.training and self.data_parallel is not False and _portable(self.generator):
+            where = _global_batch(input, self.data_parallel)
+            if where is not None:
+                out: torch.Tensor = _run(
+                    self._variant, input, self.p, True, self.inplace, self.generator, None,
+                    self.data_format, *where,
+                )  # fmt: skip
+                return out
+        out = self._dropout(input, self.training)
         return out
+
+
+def _check_data_parallel(name: str, value: object) -> object:
+    if isinstance(value, bool):
+        return value
+    dist = torch.distributed
+    if dist.is_available() and isinstance(value, dist.ProcessGroup):
+        return value
+    v.bad_data_parallel(name, value)
+
+
+def _portable(generator: object) -> bool:
+    return isinstance(generator, Generator)
+
+
+def _global_batch(x: torch.Tensor, group: object) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """``(offset, global_shape)`` of this rank's local batch, or None outside a group of 2+."""
+    dist = torch.distributed
+    if x.dim() == 0 or not dist.is_available() or not dist.is_initialized():
+        return None
+    pg = None if group is True else cast("torch.distributed.ProcessGroup", group)
+    world = dist.get_world_size(pg)
+    if world < 2:
+        return None
+    b = x.shape[0]
+    rank = dist.get_rank(pg)
+    return (rank * b,) + (0,) * (x.dim() - 1), (world * b, *x.shape[1:])
 
 
 class Dropout(_Module):

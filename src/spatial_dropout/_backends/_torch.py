@@ -23,6 +23,11 @@ from ._contract import MAX_ENTRIES
 _MASK32 = 0xFFFFFFFF
 
 
+def _is_dtensor(x: Any) -> bool:
+    tensor = sys.modules.get("torch.distributed.tensor")
+    return tensor is not None and isinstance(x, tensor.DTensor)
+
+
 def _torch() -> Any:
     import torch
 
@@ -119,12 +124,37 @@ class TorchBackend:
         self, fn: str, x: Any, shape: tuple[int, ...], p: float, source: Source, t: Transform,
         inplace: bool,
     ) -> Any:  # fmt: skip
+        if _is_dtensor(x):
+            return self._dtensor(fn, x, shape, p, source, t, inplace)
         if isinstance(source, Native) and not t.alpha:
             # the kernel takes bernoulli_'s 0/1 noise as the mask: no op to make booleans
             from ._torch_ops import native_noise, scaled_mask
 
             return scaled_mask(x, native_noise(fn, x, shape, p, source.generator), t.a, inplace)
         return self.apply(x, self.mask(fn, x, shape, p, source), t, inplace)
+
+    def _dtensor(
+        self, fn: str, x: Any, shape: tuple[int, ...], p: float, source: Source, t: Transform,
+        inplace: bool,
+    ) -> Any:  # fmt: skip
+        """A ``DTensor``: each rank computes its own shard's part, with no communication."""
+        from torch.distributed.tensor import DTensor, Partial
+        from torch.distributed.tensor._utils import compute_local_shape_and_global_offset
+
+        if not isinstance(source, Portable):
+            v.dtensor_needs_portable(fn)
+        if any(isinstance(placement, Partial) for placement in x.placements):
+            v.dtensor_partial(fn, x.placements)
+        local = x.to_local()
+        _, offset = compute_local_shape_and_global_offset(x.shape, x.device_mesh, x.placements)
+        box = tuple(1 if m == 1 else n for m, n in zip(shape, local.shape, strict=True))
+        at = tuple(0 if m == 1 else int(o) for m, o in zip(shape, offset, strict=True))
+        keep = self.mask_region(fn, local, shape, at, box, p, source)
+        out = self.apply(local, keep, t, inplace)
+        if inplace:
+            return x
+        return DTensor.from_local(out, x.device_mesh, x.placements, run_check=False,
+                                  shape=x.shape, stride=x.stride())  # fmt: skip
 
     def apply(self, x: Any, keep: Any, t: Transform, inplace: bool) -> Any:
         if t.alpha:
