@@ -234,6 +234,41 @@ def _dask_case(reps: int) -> dict[str, Any] | None:
             "floor_ratio": med["identity_dask"] / med["ours_numpy"]}  # fmt: skip
 
 
+def _jax_jit_case(reps: int) -> dict[str, Any] | None:
+    """JAX under ``jit``: ours NCHW and NHWC against Flax's ``nnx.Dropout(broadcast_dims=...)``.
+
+    (32, 64, 56, 56) float32, p = 0.5, a fresh key each call passed as an argument, waited for.
+    """
+    try:
+        import jax
+        from flax import nnx
+    except ImportError:
+        return None
+    x = np.random.default_rng(5).standard_normal((32, 64, 56, 56), dtype=np.float32)
+    nchw, nhwc = jax.device_put(x), jax.device_put(np.ascontiguousarray(x.transpose(0, 2, 3, 1)))
+    keys = iter(jax.random.split(jax.random.key(0), 100_000))
+
+    def ours(fmt: str) -> Any:
+        return jax.jit(lambda a, k: F.dropout2d(a, 0.5, key=k, data_format=fmt))
+
+    def flax(dims: tuple[int, ...]) -> Any:
+        layer = nnx.Dropout(0.5, broadcast_dims=dims)
+        return jax.jit(lambda a, k: layer(a, rngs=k))
+
+    calls = {
+        "ours_nchw": (ours("channels_first"), nchw), "ours_nhwc": (ours("channels_last"), nhwc),
+        "flax_nchw": (flax((2, 3)), nchw), "flax_nhwc": (flax((1, 2)), nhwc),
+    }  # fmt: skip
+    cands: dict[str, Callable[[], object]] = {
+        name: functools.partial(lambda f, a: f(a, next(keys)).block_until_ready(), f, a)
+        for name, (f, a) in calls.items()
+    }
+    med = _median_times(cands, max(5, reps // 3), number=3)
+    return {"ms": med, "nchw_over_flax": med["ours_nchw"] / med["flax_nchw"],
+            "nhwc_over_flax": med["ours_nhwc"] / med["flax_nhwc"],
+            "nhwc_over_nchw": med["ours_nhwc"] / med["ours_nchw"]}  # fmt: skip
+
+
 def _elementwise_case(p: float, reps: int) -> dict[str, Any]:
     torch = _torch()
     x = np.random.default_rng(2).standard_normal(ELEMENTWISE_SHAPE, dtype=np.float32)
@@ -302,11 +337,12 @@ def run(
     ]
     jobs += [("training", functools.partial(_training_loop_case, t, reps)) for t in (1, 2)]
     jobs += [("dask", functools.partial(_dask_case, reps))]
+    jobs += [("jax_jit", functools.partial(_jax_jit_case, reps))]
     results: dict[str, Any] = {"threads": n, "reps": reps, "numpy": np.__version__,
                                "kernels": _kernels_name(),
                                "torch": getattr(torch, "__version__", None),
                                "dropout2d": [], "elementwise": [], "small": [], "backward": [],
-                               "training": [], "dask": [],
+                               "training": [], "dask": [], "jax_jit": [],
                                "memory": _memory((16, 64, 32, 32), 0.5)}  # fmt: skip
     try:
         for i, (kind, job) in enumerate(jobs, 1):
@@ -397,6 +433,15 @@ def report(r: dict[str, Any]) -> str:
                 f"  torch backend {shape} (< 1 MB): forward {over[0]:+.1f} us, forward+backward "
                 f"{over[1]:+.1f} us over F.dropout2d (target <= +8 us)"
             )
+    for row in r.get("jax_jit", []):
+        ms = row["ms"]
+        lines.append(
+            f"  JAX jit (32, 64, 56, 56) p=0.5: ours NCHW {ms['ours_nchw']:.2f} ms, NHWC "
+            f"{ms['ours_nhwc']:.2f} ms; Flax nnx.Dropout NCHW {ms['flax_nchw']:.2f} ms, NHWC "
+            f"{ms['flax_nhwc']:.2f} ms; ours/Flax {row['nchw_over_flax']:.2f} and "
+            f"{row['nhwc_over_flax']:.2f} (target <= 1.0), NHWC/NCHW "
+            f"{row['nhwc_over_nchw']:.2f} (target <= 1.2)"
+        )
     for row in r.get("dask", []):
         lines.append(
             f"  Dask (64, 64, 64, 64) in 16 chunks: {row['layers']} layers, {row['tasks']} tasks, "
