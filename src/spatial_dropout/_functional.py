@@ -171,18 +171,8 @@ def dropout(
     >>> sorted(set(y.tolist())) in ([0.0, 2.0], [0.0], [2.0])
     True
     """
-    return _run(
-        VARIANTS["dropout"],
-        input,
-        p,
-        training,
-        inplace,
-        generator,
-        key,
-        "channels_first",
-        offset,
-        global_shape,
-    )
+    return _run(VARIANTS["dropout"], input, p, training, inplace, generator, key,
+                "channels_first", offset, global_shape)  # fmt: skip
 
 
 def dropout1d(
@@ -223,18 +213,8 @@ def dropout1d(
     >>> bool(((y == 0).all(axis=2) | (y == 2).all(axis=2)).all())
     True
     """
-    return _run(
-        VARIANTS["dropout1d"],
-        input,
-        p,
-        training,
-        inplace,
-        generator,
-        key,
-        data_format,
-        offset,
-        global_shape,
-    )
+    return _run(VARIANTS["dropout1d"], input, p, training, inplace, generator, key, data_format,
+                offset, global_shape)  # fmt: skip
 
 
 def dropout2d(
@@ -328,18 +308,8 @@ def dropout2d(
     >>> sd.dropout2d(x, 0.5, training=False) is x
     True
     """
-    return _run(
-        VARIANTS["dropout2d"],
-        input,
-        p,
-        training,
-        inplace,
-        generator,
-        key,
-        data_format,
-        offset,
-        global_shape,
-    )
+    return _run(VARIANTS["dropout2d"], input, p, training, inplace, generator, key, data_format,
+                offset, global_shape)  # fmt: skip
 
 
 def dropout3d(
@@ -380,18 +350,8 @@ def dropout3d(
     >>> sd.dropout3d(np.ones((2, 3, 4, 4, 4)), 0.2, generator=3).shape
     (2, 3, 4, 4, 4)
     """
-    return _run(
-        VARIANTS["dropout3d"],
-        input,
-        p,
-        training,
-        inplace,
-        generator,
-        key,
-        data_format,
-        offset,
-        global_shape,
-    )
+    return _run(VARIANTS["dropout3d"], input, p, training, inplace, generator, key, data_format,
+                offset, global_shape)  # fmt: skip
 
 
 def alpha_dropout(
@@ -439,18 +399,8 @@ def alpha_dropout(
     >>> sd.alpha_dropout(x, 0.5, True, generator=0).shape
     (4,)
     """
-    return _run(
-        VARIANTS["alpha_dropout"],
-        input,
-        p,
-        training,
-        inplace,
-        generator,
-        key,
-        "channels_first",
-        offset,
-        global_shape,
-    )
+    return _run(VARIANTS["alpha_dropout"], input, p, training, inplace, generator, key,
+                "channels_first", offset, global_shape)  # fmt: skip
 
 
 def feature_alpha_dropout(
@@ -490,18 +440,8 @@ def feature_alpha_dropout(
     >>> bool((y == y[:, :, :1]).all())  # one value per channel
     True
     """
-    return _run(
-        VARIANTS["feature_alpha_dropout"],
-        input,
-        p,
-        training,
-        inplace,
-        generator,
-        key,
-        "channels_first",
-        offset,
-        global_shape,
-    )
+    return _run(VARIANTS["feature_alpha_dropout"], input, p, training, inplace, generator, key,
+                "channels_first", offset, global_shape)  # fmt: skip
 
 
 def dropout_mask(
