@@ -78,11 +78,6 @@ def _watched() -> bool:
     )
 
 
-def _direct(x: torch.Tensor) -> bool:
-    """Nothing would see the op: run its implementation without the dispatcher."""
-    return _plain(x) and not (x.requires_grad and torch.is_grad_enabled()) and not _watched()
-
-
 # --------------------------------------------------------------------------- applying a mask
 
 
@@ -375,9 +370,7 @@ def portable_mask(
     """The portable mask for ``x``: counters taken once, checkpoint-safe, compile-friendly."""
     drawn, dims = _draw(fn, source), list(shape)
     x = x.detach()  # only its device and vmap's batching matter: the mask has no gradient
-    if not isinstance(drawn, torch.Tensor) and (
-        _direct(x) or (_plain(x) and x.device.type != "cpu" and not _watched())
-    ):
+    if not isinstance(drawn, torch.Tensor) and _plain(x) and not _watched():
         return _portable_keep(x.device, dims, *drawn, threshold)
     keep: torch.Tensor = _portable_keep_op(x, _state(drawn), dims, threshold)
     return keep
