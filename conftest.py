@@ -10,6 +10,7 @@ _NEEDS = {
     "src/spatial_dropout/flax.py": "flax",
     "src/spatial_dropout/equinox.py": "equinox",
     "src/spatial_dropout/_backends/_torch_ops.py": "torch",
+    "src/spatial_dropout/_backends/_torch_recompute.py": "torch",
     "src/spatial_dropout/_backends/_numba_kernels.py": "numba",
     "src/spatial_dropout/_picture.py": "matplotlib",
     "docs/backends/pytorch.md": "torch",
