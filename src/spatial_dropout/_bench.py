@@ -269,6 +269,69 @@ def _jax_jit_case(reps: int) -> dict[str, Any] | None:
             "nhwc_over_nchw": med["ours_nhwc"] / med["ours_nchw"]}  # fmt: skip
 
 
+def _layer_step_case(reps: int) -> dict[str, Any] | None:
+    """A small NHWC CNN's jitted forward+backward with our layers against the library's own.
+
+    Flax NNX: ours ``Dropout2d`` against ``nnx.Dropout(0.3, broadcast_dims=(1, 2))`` under
+    ``nnx.jit``; Equinox: ours ``Dropout`` against ``eqx.nn.Dropout`` (element-wise, Equinox has
+    no channel dropout) under ``eqx.filter_jit``, per-sample models under ``vmap``.
+    """
+    try:
+        import equinox as eqx
+        import jax
+        import jax.numpy as jnp
+        from flax import nnx
+
+        from . import equinox as sd_eqx
+        from . import flax as sd_flax
+    except ImportError:
+        return None
+    x = jnp.asarray(np.random.default_rng(6).standard_normal((32, 32, 32, 16), dtype=np.float32))
+
+    class Net(nnx.Module):
+        def __init__(self, drop: Callable[[nnx.Rngs], Any], rngs: nnx.Rngs) -> None:
+            self.c1 = nnx.Conv(16, 32, (3, 3), rngs=rngs)
+            self.c2 = nnx.Conv(32, 32, (3, 3), rngs=rngs)
+            self.d1, self.d2 = drop(rngs), drop(rngs)
+
+        def __call__(self, a: Any) -> Any:
+            a = self.d1(jax.nn.relu(self.c1(a)))
+            return self.d2(jax.nn.relu(self.c2(a))).mean()
+
+    def flax_step(drop: Callable[[nnx.Rngs], Any]) -> Callable[[], object]:
+        net = Net(drop, nnx.Rngs(0, dropout=1))
+        step = nnx.jit(lambda m, a: nnx.grad(lambda m: m(a))(m))
+        return lambda: jax.block_until_ready(step(net, x))  # type: ignore[no-untyped-call]
+
+    def eqx_step(drop: Any) -> Callable[[], object]:
+        k1, k2 = jax.random.split(jax.random.key(0))
+        convs = (eqx.nn.Conv2d(16, 32, 3, padding=1, key=k1), eqx.nn.Conv2d(32, 32, 3, padding=1,
+                                                                            key=k2))  # fmt: skip
+        nchw = jnp.transpose(x, (0, 3, 1, 2))
+        keys = iter(jax.random.split(jax.random.key(1), 100_000))
+
+        def loss(model: Any, a: Any, key: Any) -> Any:
+            def one(ai: Any, ki: Any) -> Any:
+                ka, kb = jax.random.split(ki)
+                h = drop(jax.nn.relu(model[0](ai)), key=ka)
+                return drop(jax.nn.relu(model[1](h)), key=kb).mean()
+
+            return jax.vmap(one)(a, jax.random.split(key, a.shape[0])).mean()
+
+        step = eqx.filter_jit(eqx.filter_grad(loss))
+        return lambda: jax.block_until_ready(step(convs, nchw, next(keys)))  # type: ignore[no-untyped-call]
+
+    cands: dict[str, Callable[[], object]] = {
+        "ours_flax": flax_step(lambda r: sd_flax.Dropout2d(0.3, rngs=r)),
+        "flax": flax_step(lambda r: nnx.Dropout(0.3, broadcast_dims=(1, 2), rngs=r)),
+        "ours_eqx": eqx_step(sd_eqx.Dropout(0.3)),
+        "eqx": eqx_step(eqx.nn.Dropout(0.3)),
+    }
+    med = _median_times(cands, max(5, reps // 3), number=3)
+    return {"ms": med, "flax_ratio": med["ours_flax"] / med["flax"],
+            "eqx_ratio": med["ours_eqx"] / med["eqx"]}  # fmt: skip
+
+
 def _elementwise_case(p: float, reps: int) -> dict[str, Any]:
     torch = _torch()
     x = np.random.default_rng(2).standard_normal(ELEMENTWISE_SHAPE, dtype=np.float32)
@@ -338,11 +401,13 @@ def run(
     jobs += [("training", functools.partial(_training_loop_case, t, reps)) for t in (1, 2)]
     jobs += [("dask", functools.partial(_dask_case, reps))]
     jobs += [("jax_jit", functools.partial(_jax_jit_case, reps))]
+    jobs += [("layers", functools.partial(_layer_step_case, reps))]
     results: dict[str, Any] = {"threads": n, "reps": reps, "numpy": np.__version__,
                                "kernels": _kernels_name(),
                                "torch": getattr(torch, "__version__", None),
                                "dropout2d": [], "elementwise": [], "small": [], "backward": [],
                                "training": [], "dask": [], "jax_jit": [],
+                               "layers": [],
                                "memory": _memory((16, 64, 32, 32), 0.5)}  # fmt: skip
     try:
         for i, (kind, job) in enumerate(jobs, 1):
@@ -441,6 +506,14 @@ def report(r: dict[str, Any]) -> str:
             f"{ms['flax_nhwc']:.2f} ms; ours/Flax {row['nchw_over_flax']:.2f} and "
             f"{row['nhwc_over_flax']:.2f} (target <= 1.0), NHWC/NCHW "
             f"{row['nhwc_over_nchw']:.2f} (target <= 1.2)"
+        )
+    for row in r.get("layers", []):
+        ms = row["ms"]
+        lines.append(
+            f"  NHWC CNN step (fwd+bwd, jit, (32, 32, 32, 16)): Flax ours {ms['ours_flax']:.2f} "
+            f"ms vs nnx.Dropout {ms['flax']:.2f} ms = {row['flax_ratio']:.2f}x; Equinox ours "
+            f"{ms['ours_eqx']:.2f} ms vs eqx.nn.Dropout {ms['eqx']:.2f} ms = "
+            f"{row['eqx_ratio']:.2f}x (target <= 1.0)"
         )
     for row in r.get("dask", []):
         lines.append(
