@@ -134,15 +134,15 @@ def _on_memory(
     x2 = (x.detach() if x.requires_grad else x).numpy().reshape(rows, -1)
     out2 = x2 if out is x else out.numpy().reshape(rows, -1)  # fresh: no grad
     keep1 = (keep.detach() if keep.requires_grad else keep).reshape(-1).numpy()
-    if keep1.dtype != np.bool_:
-        keep1 = keep1 != 0  # bernoulli_'s noise: a NumPy compare costs less than torch's
-    s = np.asarray(scale, dtype=x2.dtype)
+    # a boolean mask, or bernoulli_'s 0/1 noise read as words against the threshold 1
+    threshold = None if keep1.dtype == np.bool_ else 1
+    s = x2.dtype.type(scale)
     k = _cpu.compiled_for(x2)
     if x2.shape[1] == 1:  # an element-wise mask
         x1 = x2.reshape(-1)
-        _cpu.select(x1, x1 if out2 is x2 else out2.reshape(-1), keep1, None, s, k)
+        _cpu.select(x1, x1 if out2 is x2 else out2.reshape(-1), keep1, threshold, s, k)
     else:
-        _cpu.scale_rows(x2, out2, keep1, None, s, k, threads=torch.get_num_threads())
+        _cpu.scale_rows(x2, out2, keep1, threshold, s, k, threads=torch.get_num_threads())
 
 
 def _kernel(x: torch.Tensor, keep: torch.Tensor, scale: float, inplace: bool) -> torch.Tensor:
