@@ -133,31 +133,6 @@ def scale_rows_inplace(x2: Array, w: Array, thr: Any, s: Any) -> None:
                 xi[t] = 0
 
 
-# The serial builds: rows in order, no partition. One branch a row costs less than the
-# partition's index array and indirection (2,048 rows of 49 floats: 10.3 -> 5.6 us at
-# p = 0.5; 256 rows of 3,136: 48.9 -> 46.1 us; python -m spatial_dropout bench's rows).
-def scale_rows_serial(x2: Array, out2: Array, w: Array, thr: Any, s: Any) -> None:
-    for r in range(x2.shape[0]):
-        xi, oi = x2[r], out2[r]
-        if w[r] >= thr:
-            for t in range(xi.shape[0]):
-                oi[t] = xi[t] * s
-        else:
-            for t in range(oi.shape[0]):
-                oi[t] = 0
-
-
-def scale_rows_inplace_serial(x2: Array, w: Array, thr: Any, s: Any) -> None:
-    for r in range(x2.shape[0]):
-        xi = x2[r]
-        if w[r] >= thr:
-            for t in range(xi.shape[0]):
-                xi[t] = xi[t] * s
-        else:
-            for t in range(xi.shape[0]):
-                xi[t] = 0
-
-
 def select(x: Array, out: Array, w: Array, thr: Any, s: Any, zero: Any) -> None:
     n = x.shape[0]
     for c in prange((n + _CHUNK - 1) // _CHUNK):
@@ -204,9 +179,5 @@ _SOURCES: dict[str, Callable[..., None]] = {
     "philox": philox, "philox_inplace": philox_inplace,
 }  # fmt: skip
 SERIAL = {name: _jit(f) for name, f in _SOURCES.items()}
-SERIAL["scale_rows"], SERIAL["scale_rows_inplace"] = (
-    _jit(scale_rows_serial),
-    _jit(scale_rows_inplace_serial),
-)
 HELPERS = (words_into, keep_words, keep_words_inplace, partition)  # called by the kernels
 PARALLEL = {name: _jit(_renamed(f, "_parallel"), parallel=True) for name, f in _SOURCES.items()}
