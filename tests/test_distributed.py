@@ -154,6 +154,18 @@ DTENSOR_SCRIPT = textwrap.dedent(
                 assert why in str(e), e
             else:
                 raise AssertionError("generator=None on a DTensor was accepted")
+        # the comparison in docs/distributed.md, with torch's own dropout as the oracle
+        masks = []
+        for placements in ([Shard(0)], [Replicate()]):
+            torch.manual_seed(0)
+            y = torch.nn.functional.dropout2d(distribute_tensor(full, mesh, placements), 0.4)
+            masks.append(y.full_tensor() != 0)
+        torch.manual_seed(0)
+        single = torch.nn.functional.dropout2d(full, 0.4) != 0
+        assert torch.equal(masks[0], masks[1]), "torch's DTensor masks changed with placement"
+        assert torch.equal(masks[0], single), "torch's DTensor mask is not its single-process one"
+        lines.append("torch's own F.dropout2d on DTensors (one torch seed): Shard(0) and "
+                     "Replicate give the single-process mask too")
         leaf = distribute_tensor(full, mesh, [Shard(1)]).requires_grad_()
         y = sd.dropout2d(leaf, 0.4, generator=sd.Generator(5))
         y.sum().backward()

@@ -371,3 +371,5 @@ def test_custom_ops_pass_opcheck():
     state = torch.tensor([3, 5])
     torch.library.opcheck(ops._portable_keep_op, (x.detach(), state, [4, 6, 1, 1], 2**31))
     torch.library.opcheck(ops._take_op, (torch.tensor([3, 5]),))
+    index = torch.arange(24).reshape(4, 6, 1, 1) * 3
+    torch.library.opcheck(ops._portable_keep_at_op, (x.detach(), index, state, 2**31))

@@ -16,6 +16,7 @@ from ._backends import backend_for
 from ._options import DropoutOptions, unpack
 from ._random._source import Native, resolve
 from ._scale import inverted_transform
+from ._shapes import mask_box
 from ._variants import VARIANTS, Variant
 
 
@@ -102,8 +103,7 @@ def _region_mask(
     _check_entries(fn, backend.max_entries, mask, source)
     if variant.grow is not None:
         v.not_for_variant(fn, "offset", "variants whose mask is drawn, not grown")
-    box = tuple(1 if m == 1 else n for m, n in zip(mask, x.shape, strict=True))
-    at = tuple(0 if m == 1 else o for m, o in zip(mask, starts, strict=True))
+    at, box = mask_box(mask, starts, tuple(x.shape))
     return backend.mask_region(fn, x, mask, at, box, p, source)
 
 
@@ -508,7 +508,7 @@ def dropout_mask(
     shape = variant.mask_shape(tuple(input.shape), fmt)
     if region is not None:  # the box of the larger array's mask shape
         mask = variant.mask_shape(region[1], fmt)
-        shape = tuple(1 if m == 1 else n for m, n in zip(mask, input.shape, strict=True))
+        shape = mask_box(mask, region[0], tuple(input.shape))[1]
     if prob in (0.0, 1.0) or backend.size(input) == 0:
         return backend.full(input, shape, prob == 0.0)
     _check_entries(fn, backend.max_entries, shape, source)

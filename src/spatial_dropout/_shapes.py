@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import Any
 
 from . import _validation as v
 
@@ -65,6 +66,21 @@ def mask_shape(
     if spatial_dims not in (None, 1, 2, 3):
         v.check_choice("mask_shape", "spatial_dims", spatial_dims, ("None", "1", "2", "3"))
     return cached_mask_shape(shape, spatial_dims, v.check_data_format("mask_shape", data_format))
+
+
+def mask_box(
+    mask: tuple[int, ...], starts: tuple[Any, ...], shape: tuple[int, ...]
+) -> tuple[tuple[Any, ...], tuple[int, ...]]:
+    """Where a shard of ``shape`` at ``starts`` reads the larger array's ``mask``: ``(at, box)``.
+
+    An axis the mask shares (1) is read at 0 with length 1; any other at the shard's own place.
+
+    >>> mask_box((8, 4, 1, 1), (2, 1, 0, 0), (3, 2, 5, 5))
+    ((2, 1, 0, 0), (3, 2, 1, 1))
+    """
+    at = tuple(0 if m == 1 else o for m, o in zip(mask, starts, strict=True))
+    box = tuple(1 if m == 1 else n for m, n in zip(mask, shape, strict=True))
+    return at, box
 
 
 def _mask_shape(

@@ -11,8 +11,8 @@ from typing import Any, Literal
 import array_api_compat as compat
 
 from .. import _validation as v
+from .._random._philox import key_and_stream
 from .._random._source import Portable, Source
-from .._scale import MASK32 as _MASK32
 from .._scale import Transform, drop_threshold
 from . import _reference as ref
 from ._contract import MAX_ENTRIES
@@ -68,7 +68,7 @@ class ArrayAPIBackend:
             v.bad_generator(fn, source, self.name)
         seed, counter = source.take()
         xp = ref.namespace(x)
-        key, stream = (seed & _MASK32, seed >> 32), (counter & _MASK32, counter >> 32)
+        key, stream = key_and_stream(seed, counter)
         return ref.keep_mask_region(xp, shape, starts, box, drop_threshold(p), key, stream,
                                     dtype=xp.uint64, device=compat.device(x))  # fmt: skip
 

@@ -19,6 +19,7 @@ import numpy as np
 from .. import _validation as v
 from .._random._source import Portable, Source
 from .._scale import Transform, drop_threshold, keeps_nothing
+from .._shapes import mask_box
 from . import _reference as ref
 from ._contract import MAX_ENTRIES
 
@@ -31,13 +32,6 @@ def _da() -> Any:
 
 def _location(block_info: dict[Any, Any], which: Any) -> tuple[int, ...]:
     return tuple(start for start, _ in block_info[which]["array-location"])
-
-
-def _box(mask: tuple[int, ...], at: tuple[int, ...], shape: tuple[int, ...]) -> Any:
-    """Where a block of ``shape`` at ``at`` reads the mask: ``(starts, box)``."""
-    starts = tuple(0 if m == 1 else a for m, a in zip(mask, at, strict=True))
-    box = tuple(1 if m == 1 else n for m, n in zip(mask, shape, strict=True))
-    return starts, box
 
 
 def _source(stream: tuple[int, int]) -> Portable:
@@ -56,7 +50,7 @@ def _dropout_block(
 
     if block_info is None:  # dask probing with an empty array
         return block
-    starts, box = _box(mask, _location(block_info, 0), block.shape)
+    starts, box = mask_box(mask, _location(block_info, 0), block.shape)
     backend = NumPyBackend()
     keep = backend.mask_region("dropout", block, mask, starts, box, p, _source(stream))
     # one thread a block: dask's workers are the parallelism (no nested thread pools)

@@ -16,7 +16,7 @@ import array_api_compat as compat
 import numpy as np
 
 from .. import _validation as v
-from .._random._philox import words_at
+from .._random._philox import key_and_stream, words_at
 from .._random._source import Key, Portable, Source
 from .._scale import Transform, drop_threshold, keeps_nothing
 from . import _reference as ref
@@ -85,7 +85,7 @@ class JaxBackend:
             key, stream = (source.data[-1], source.data[-2]), (0, 0)
         elif isinstance(source, Portable):
             seed, counter = source.take()
-            key, stream = (seed & _MASK32, seed >> 32), (counter & _MASK32, counter >> 32)
+            key, stream = key_and_stream(seed, counter)
         else:  # generator=None: JAX has no global stream
             v.needs_key(fn, not self.can_advance(x))
         return ref.keep_mask_region(jnp, shape, starts, box, drop_threshold(p), key, stream,

@@ -15,8 +15,8 @@ from typing import Any, Literal
 import numpy as np
 
 from .. import _validation as v
+from .._random._philox import key_and_stream
 from .._random._source import Native, Portable, Source
-from .._scale import MASK32 as _MASK32
 from .._scale import Transform, drop_threshold, keeps_nothing
 from .._shapes import may_overlap
 from . import _compiled, _cpu
@@ -120,7 +120,7 @@ class NumPyBackend:
                 return (words >= threshold).reshape(box)
             index = ref.region_index(np, shape, starts, box, dtype=np.int64) - first
             return words[index] >= threshold
-        key, stream = (seed & _MASK32, seed >> 32), (counter & _MASK32, counter >> 32)
+        key, stream = key_and_stream(seed, counter)
         return ref.keep_mask_region(np, shape, starts, box, threshold, key, stream,
                                     dtype=np.uint64)  # fmt: skip
 

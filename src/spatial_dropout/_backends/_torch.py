@@ -17,7 +17,7 @@ from typing import Any, Literal
 from .. import _validation as v
 from .._random._source import Native, Portable, Source
 from .._scale import Transform, drop_threshold, keeps_nothing
-from .._shapes import may_overlap
+from .._shapes import mask_box, may_overlap
 from ._contract import MAX_ENTRIES
 
 _MASK32 = 0xFFFFFFFF
@@ -147,8 +147,7 @@ class TorchBackend:
             v.dtensor_partial(fn, x.placements)
         local = x.to_local()
         _, offset = compute_local_shape_and_global_offset(x.shape, x.device_mesh, x.placements)
-        box = tuple(1 if m == 1 else n for m, n in zip(shape, local.shape, strict=True))
-        at = tuple(0 if m == 1 else int(o) for m, o in zip(shape, offset, strict=True))
+        at, box = mask_box(shape, tuple(int(o) for o in offset), tuple(local.shape))
         keep = self.mask_region(fn, local, shape, at, box, p, source)
         out = self.apply(local, keep, t, inplace)
         if inplace:

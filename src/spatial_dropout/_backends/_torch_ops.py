@@ -1,25 +1,26 @@
 """Torch-only pieces, imported once torch is: our dropouts as torch operators.
 
-Three ``torch.library`` custom ops, each with a fake kernel and a vmap rule:
+Four ``torch.library`` custom ops, each with a fake kernel and a vmap rule (``take_``: none):
 
 - ``spatial_dropout::scaled_mask(x, keep, scale)``: ``x * scale`` where ``keep``, ``+0.0``
   elsewhere. Its CPU implementation is the compiled plane kernel; its backward is the same op
   on the gradient (``grad * scale`` kept, exactly ``0`` dropped, even from ``inf``/``NaN``).
 - ``spatial_dropout::portable_keep(like, state, shape, threshold)``: the portable mask of
   ``state = (seed, counter)``, opaque to Inductor (which would otherwise inline Philox's integer
-  DAG); its vmap rule follows ``torch.vmap``'s ``randomness``.
+  DAG); its vmap rule follows ``torch.vmap``'s ``randomness``. ``portable_keep_at(like, index,
+  state, threshold)`` is the same at given logical indices (``offset=``).
 - ``spatial_dropout::take_(state)``: a ``Generator``'s draw inside a compiled graph. The state is
   a tensor sharing the generator's memory, so an advancing counter never recompiles.
 
 Routing (:func:`scaled_mask`): where ``x`` is a plain CPU tensor and nothing records or
 intercepts ops (no trace, no dispatch or function mode), the kernel runs directly, under an
-``autograd.Function`` with the op's formula if a graph is being built: the custom op's Python
-dispatch costs tens of microseconds a call (measured: ``python -m spatial_dropout bench``'s
-torch rows). Where ``torch.jit.trace``, ``make_fx`` or a mode is at work, the op runs. Everything
-else (functorch transforms, forward-mode AD, tensor subclasses such as fake tensors and
-``DTensor``, ``torch.compile``, CUDA, half precision) takes the same values as a composition of
-aten ops, ``where(keep, x * scale, 0)``, which every torch subsystem differentiates, batches,
-fakes and compiles; its gradients are the same map.
+``autograd.Function`` with the op's formula if a graph is being built (the custom op's Python
+dispatch costs more per call than the Function does). Where ``torch.jit.trace``, ``make_fx``
+or a mode is at work, the op runs. Everything else (functorch transforms, forward-mode AD,
+tensor subclasses such as fake tensors, ``torch.compile``, CUDA, half precision, tensors under
+16 KB) takes the same values as a composition of aten ops, ``where(keep, x, 0) * scale``,
+which every torch subsystem differentiates, batches, fakes and compiles; its gradients are the
+same map.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from torch.autograd import forward_ad
 from .. import _validation as v
 from .._random import random_words
 from .._random._generator import Generator, attach_torch_state
-from .._random._philox import words_at
+from .._random._philox import key_and_stream, words_at
 from .._random._source import Portable
 from . import _cpu, _torch_recompute
 from ._torch_recompute import replayed
@@ -218,8 +219,8 @@ class _ScaledMask(torch.autograd.Function):
 def scaled_mask(x: torch.Tensor, keep: torch.Tensor, scale: float, inplace: bool) -> torch.Tensor:
     """Route one application of a mask: direct kernel, custom op, or aten composition.
 
-    Below 16 KB the composition wins (an autograd.Function's Python costs more than two aten
-    nodes; measured in the bench's torch rows).
+    Below 16 KB the composition is used: there the kernel's and the Function's Python cost more
+    than two aten ops (the bench's (1, 8, 4, 4) torch row times this path).
     """
     plain = _plain(x)
     if not plain or x.device.type != "cpu" or x.numel() * x.element_size() < _KERNEL_BYTES:
@@ -290,8 +291,7 @@ def _portable_keep_at_op(
     import array_api_compat.torch as xp
 
     seed, counter = (int(w) & _MASK64 for w in state.tolist())
-    key, stream = (seed & 0xFFFFFFFF, seed >> 32), (counter & 0xFFFFFFFF, counter >> 32)
-    words = words_at(xp, index, key, stream)
+    words = words_at(xp, index, *key_and_stream(seed, counter))
     result: torch.Tensor = words >= threshold
     return result
 

@@ -60,6 +60,15 @@ def _bump(xp: Any, k: Any, increment: int, like: Any) -> Any:
     return k + word(xp, increment, like)  # a uint32 array: the sum wraps modulo 2**32
 
 
+def key_and_stream(seed: int, counter: int) -> tuple[Key, tuple[int, int]]:
+    """A 64-bit seed and call counter as Philox's key words and stream words, each ``(lo, hi)``.
+
+    >>> key_and_stream(2**32 + 5, 7)
+    ((5, 1), (7, 0))
+    """
+    return (seed & _MASK32, seed >> 32), (counter & _MASK32, counter >> 32)
+
+
 def word(xp: Any, value: Any, like: Any) -> Any:
     """A word constant as an operand.
 
