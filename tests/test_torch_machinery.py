@@ -279,6 +279,32 @@ def test_torch_func_transforms(kind):
     assert torch.equal(jacrev(f)(small).reshape(4, 4), torch.diag(f(small).ne(0).flatten() * 2.0))
 
 
+def test_a_plain_tensor_inside_a_transform_keeps_its_autograd():
+    """Under ``torch.func.grad`` a captured tensor is not wrapped: ours takes the Function with
+    ``setup_context`` there (the one without it is refused under transforms); both grads hold."""
+    x = torch.randn(2, 16, 16, 16, requires_grad=True)  # 32 KB: the kernel's route
+    w = torch.randn(2, 16, 16, 16)
+
+    def loss(w):
+        return (sd.dropout2d(x, 0.5, generator=4) * w).sum()
+
+    expected = sd.dropout2d(x.detach(), 0.5, generator=4)
+    assert torch.equal(torch.func.grad(loss)(w), expected)
+    loss(w).backward()
+    assert torch.equal(x.grad, torch.where(expected != 0, w * 2, 0.0))
+
+
+def test_eager_kernel_route_gradients_and_double_backward():
+    x = torch.randn(4, 32, 8, 8, dtype=torch.float64, requires_grad=True)  # 64 KB
+    y = sd.dropout2d(x, 0.25, generator=2)
+    keep = y.detach() != 0
+    g = torch.randn_like(x, requires_grad=True)
+    (gx,) = torch.autograd.grad(y, x, g, create_graph=True)
+    assert torch.equal(gx.detach(), torch.where(keep, g.detach() * (1 / 0.75), 0.0))
+    (gg,) = torch.autograd.grad(gx.sum(), g)  # the backward is the same map: differentiable
+    assert torch.equal(gg, keep.to(x.dtype) * (1 / 0.75))
+
+
 def test_forward_mode_ad_on_plain_cpu_tensors():
     from torch.autograd import forward_ad
 
