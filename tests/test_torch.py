@@ -41,6 +41,9 @@ def assert_parity(out, ref):
 def test_default_generator_matches_f_dropout2d(shape, dtype):
     p = 0.2 if shape[0] % 2 else 0.5
     x = torch.randn(shape, dtype=torch.float32).to(dtype)
+    # a kept -0.0 stays -0.0 in both: no zero input (randn underflows to one in float16 about
+    # once in ten draws of (32, 3, 224, 224), and assert_parity wants +0.0 wherever torch has 0)
+    x[x == 0] = 1
     torch.manual_seed(1234)
     ref = F.dropout2d(x, p)
     torch.manual_seed(1234)

@@ -115,17 +115,20 @@ def _composite(
 
 
 def _rows(x: torch.Tensor, keep: torch.Tensor) -> int | None:
-    """Planes of a C-contiguous CPU ``x`` under ``keep`` that the kernel can read, else None."""
+    """Planes of a C-contiguous CPU ``x`` under ``keep`` that the kernel can read, else None.
+
+    (Attribute reads chosen for cost: ``is_cpu`` and ``nbytes`` take a fifth of ``device.type``
+    and ``numel() * element_size()``.)
+    """
     if (
-        x.device.type != "cpu"
+        not (x.is_cpu and keep.is_cpu)
         or x.dtype not in _KERNEL_DTYPES
-        or x.numel() * x.element_size() < _KERNEL_BYTES
+        or x.nbytes < _KERNEL_BYTES
         or not x.is_contiguous()
         or x.is_neg()
-        or keep.device.type != "cpu"
     ):
         return None
-    return _cpu.planes(tuple(x.shape), tuple(keep.shape))
+    return _cpu.planes(x.shape, keep.shape)
 
 
 def _on_memory(
@@ -134,7 +137,7 @@ def _on_memory(
     """The CPU kernel (compiled where numba is) on the tensors' memory; ``out`` may be ``x``."""
     x2 = (x.detach() if x.requires_grad else x).numpy().reshape(rows, -1)
     out2 = x2 if out is x else out.numpy().reshape(rows, -1)  # fresh: no grad
-    keep1 = (keep.detach() if keep.requires_grad else keep).reshape(-1).numpy()
+    keep1 = (keep.detach() if keep.requires_grad else keep).numpy().reshape(-1)
     # a boolean mask, or bernoulli_'s 0/1 noise read as words against the threshold 1
     threshold = None if keep1.dtype == np.bool_ else 1
     s = x2.dtype.type(scale)
@@ -241,7 +244,7 @@ def scaled_mask(x: torch.Tensor, keep: torch.Tensor, scale: float, inplace: bool
     than two aten ops (the bench's (1, 8, 4, 4) torch row times this path).
     """
     plain = _plain(x)
-    if not plain or x.device.type != "cpu" or x.numel() * x.element_size() < _KERNEL_BYTES:
+    if not plain or not x.is_cpu or x.nbytes < _KERNEL_BYTES:
         return _composite(x, keep, scale, inplace, plain and not _watched())
     watched = _watched()
     if not (x.requires_grad and torch.is_grad_enabled()):
