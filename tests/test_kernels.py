@@ -89,6 +89,29 @@ def test_scale_rows_matches_reference(mode, dtype, inplace, words, shape):
     assert (out2 is x2) == inplace
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("offset", [0, 1, 2, 4, 7, 15])  # entries past a 64-byte boundary
+@pytest.mark.parametrize("row", [256, 257, 320])  # 1 KB+ rows: split at 64 bytes where aligned
+@pytest.mark.parametrize("parallel", [False, True])
+def test_in_place_rows_split_at_an_alignment_match_reference(dtype, offset, row, parallel):
+    """The in-place compiled kernel multiplies a row's head apart from its aligned rest."""
+    k = _compiled_kernels()
+    rows = 24
+    buf = np.empty(rows * row + 64, dtype=dtype)
+    start = (-(buf.ctypes.data % 64) // buf.itemsize) % (64 // buf.itemsize) + offset
+    x2 = buf[start : start + rows * row].reshape(rows, row)
+    x2[...] = _data((rows, row), dtype)
+    x2[0] = -np.inf  # a dropped row of -inf and NaN still comes out +0.0
+    x2[1] = np.nan
+    w = random_words(np, rows, 5, 0)
+    threshold = drop_threshold(0.4)
+    s = x2.dtype.type(1.25)
+    want = np.where((w >= threshold)[:, None], x2 * s, 0).astype(dtype)
+    tuning = _cpu.Tuning(parallel_bytes=1 if parallel else 1 << 62)
+    _cpu.scale_rows(x2, x2, w, threshold, s, k, tuning, threads=2)
+    np.testing.assert_array_equal(bits(x2), bits(want))
+
+
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 @pytest.mark.parametrize("inplace", [False, True])
 @pytest.mark.parametrize("n", ELEMENTWISE_SIZES)
