@@ -18,6 +18,7 @@ from numba import prange
 Array = np.ndarray[Any, Any]
 
 _PARTS = 64  # plane kernels: work items per call, shared out over the threads
+_IN_ORDER_BYTES = 1024  # in-place plane kernel: rows this long go in order, not partitioned
 _CHUNK = 2048  # element-wise: words per chunk (a multiple of 4; 8 KB stays in L1)
 
 
@@ -120,21 +121,36 @@ def scale_rows(x2: Array, out2: Array, w: Array, thr: Any, s: Any) -> None:
 
 def scale_rows_inplace(x2: Array, w: Array, thr: Any, s: Any) -> None:
     # Its own kernel, as keep_words_inplace: scale_rows on (x2, x2) would run scalar loops.
-    rows, kept = partition(w, thr)
-    n, parts = rows.shape[0], min(rows.shape[0], _PARTS)
+    n = x2.shape[0]
     h = aligned_head(x2)
-    for c in prange(parts):
-        for q in range(kept * c // parts, kept * (c + 1) // parts):
-            xi = x2[rows[q]]
-            for t in range(h):
-                xi[t] = xi[t] * s
-            xa = xi[h:]
-            for t in range(xa.shape[0]):
-                xa[t] = xa[t] * s
-        for q in range(kept + (n - kept) * c // parts, kept + (n - kept) * (c + 1) // parts):
-            xi = x2[rows[q]]
-            for t in range(xi.shape[0]):
-                xi[t] = 0
+    if x2.shape[1] * x2.itemsize >= _IN_ORDER_BYTES:
+        # Long rows in order, one branch a row: one linear sweep (3-15% faster than the
+        # partition's two; the branch costs nothing against a 1 KB row).
+        parts = min(n, _PARTS)
+        for c in prange(parts):
+            for i in range(n * c // parts, n * (c + 1) // parts):
+                xi = x2[i]
+                if w[i] >= thr:
+                    for t in range(h):
+                        xi[t] = xi[t] * s
+                    xa = xi[h:]
+                    for t in range(xa.shape[0]):
+                        xa[t] = xa[t] * s
+                else:
+                    for t in range(xi.shape[0]):
+                        xi[t] = 0
+    else:
+        rows, kept = partition(w, thr)
+        parts = min(n, _PARTS)
+        for c in prange(parts):
+            for q in range(kept * c // parts, kept * (c + 1) // parts):
+                xi = x2[rows[q]]
+                for t in range(xi.shape[0]):
+                    xi[t] = xi[t] * s
+            for q in range(kept + (n - kept) * c // parts, kept + (n - kept) * (c + 1) // parts):
+                xi = x2[rows[q]]
+                for t in range(xi.shape[0]):
+                    xi[t] = 0
 
 
 @_jit
@@ -148,7 +164,7 @@ def aligned_head(x2: Array) -> int:
     at different offsets: 0 for them.
     """
     row_bytes = x2.shape[1] * x2.itemsize
-    if row_bytes < 1024 or row_bytes % 64:
+    if row_bytes < _IN_ORDER_BYTES or row_bytes % 64:
         return 0
     return ((64 - x2.ctypes.data % 64) % 64) // x2.itemsize
 
