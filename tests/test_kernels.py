@@ -357,6 +357,9 @@ def test_bench_runs_and_reports_every_target(capsys):
     targets = ["ideal / ours", "element-wise", "small", "memory"]
     if r["torch"] is not None:
         targets += ["geometric mean", "torch backend"]
+    if r["jax_eager"]:  # JAX installed
+        targets += ["JAX jit", "JAX eager: first call", "JAX eager (4, 512, 7, 7)"]
+        assert r["jax_eager"][0]["first_call_ms"] > 0
     for target in targets:
         assert target in text
     assert r["memory"]["in_place"] < 0.1
