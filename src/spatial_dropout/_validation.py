@@ -373,11 +373,12 @@ def bad_data_parallel(fn: str, value: object) -> NoReturn:
 
 
 def dtensor_needs_portable(fn: str) -> NoReturn:
-    """A DTensor with torch's generator: each rank's stream would give other masks."""
+    """A DTensor with torch's generator: a shard's part of the mask needs the portable stream."""
     msg = (
         f"{fn}(): a DTensor needs a portable generator (an int seed or a "
-        "spatial_dropout.Generator, the same on every rank): with torch's generator the mask "
-        "would change with the placement and the world size."
+        "spatial_dropout.Generator, the same on every rank): each rank computes its shard's "
+        "part of the whole tensor's mask, which the portable stream addresses by position and "
+        "torch's generator, drawing in sequence, cannot."
     )
     raise ValueError(msg)
 
