@@ -59,7 +59,8 @@ def _usable(k, x):
     return k if k is not None and _compiled.usable(x) else None
 
 
-CHANNEL_SHAPES = [(3, 7, 5, 4), (40, 3, 2), (5, 9), (2, 3, 4, 5, 6)]
+# short rows (the compiled kernels' flat loops) and rows of 1 KB and more (their row loops)
+CHANNEL_SHAPES = [(3, 7, 5, 4), (40, 3, 2), (5, 9), (2, 3, 4, 5, 6), (4, 5, 16, 17)]
 ELEMENTWISE_SIZES = [1, 5, 2049, (1 << 15) + 3, 70_001]
 
 
