@@ -361,6 +361,8 @@ def test_bench_runs_and_reports_every_target(capsys):
     if r["jax_eager"]:  # JAX installed
         targets += ["JAX jit", "JAX eager: first call", "JAX eager (4, 512, 7, 7)"]
         assert r["jax_eager"][0]["first_call_ms"] > 0
+        assert len(r["jax_eager"][0]["first_calls_ms"]) == 3  # three new shapes, their median
+        targets.append("the median of three")
     for target in targets:
         assert target in text
     assert r["memory"]["in_place"] < 0.1
