@@ -188,7 +188,7 @@ def expected(
     x = xp.asarray(data)
     if p == 1.0:
         return np.zeros_like(data)
-    shape = variant.mask_shape(tuple(data.shape), data_format)
+    shape = variant.mask_shape(tuple(data.shape), data_format, {})
     keep = ref.keep_mask(xp, shape, drop_threshold(p), seed, counter)
     mant = ref.mantissa(xp, x.dtype) if data.dtype.name != "bfloat16" else 7
     return np.asarray(ref.apply(xp, x, keep, variant.transform(p, mant, None), False))
@@ -212,7 +212,7 @@ def reference_mask(
     from spatial_dropout._scale import drop_threshold
     from spatial_dropout._variants import VARIANTS
 
-    mshape = VARIANTS[kind].mask_shape(shape, data_format)
+    mshape = VARIANTS[kind].mask_shape(shape, data_format, {})
     if math.prod(mshape) == 0:
         return np.zeros(mshape, dtype=bool)
     return np.asarray(ref.keep_mask(xp, mshape, drop_threshold(p), seed, counter))

@@ -79,8 +79,8 @@ def test_bad_generator_is_refused_even_when_no_mask_is_drawn(backend: Backend, k
 @pytest.mark.parametrize("kind", ALL)
 @pytest.mark.parametrize("seed", [-3, 2**64])
 def test_bad_seed_names_the_function(backend: Backend, kind, seed):
-    _check(backend, kind, ValueError, r"`seed` must be in \[0, 2\*\*64\); got", 0.5, True,
-           generator=seed)  # fmt: skip
+    _check(backend, kind, ValueError, r"`generator` \(an int seed\) must be in \[0, 2\*\*64\); got",
+           0.5, True, generator=seed)  # fmt: skip
 
 
 def test_native_generator_of_another_framework(backend: Backend):
@@ -162,7 +162,7 @@ def test_layer_constructor_validates():
     with pytest.raises(ValueError, match=r"^Dropout\(\): `data_format` applies only to "
                        r"Dropout1d/Dropout2d/Dropout3d"):  # fmt: skip
         sd.Dropout(0.5, data_format="channels_last")
-    with pytest.raises(ValueError, match=r"^Dropout2d\(\): `seed` must be in"):
+    with pytest.raises(ValueError, match=r"^Dropout2d\(\): `generator` \(an int seed\) must be in"):
         sd.Dropout2d(0.5, generator=-1)
 
 

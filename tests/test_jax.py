@@ -116,8 +116,10 @@ def test_keys_of_the_wrong_shape_are_refused():
     x = jnp.ones((2, 3, 4, 4))
     for bad in (jnp.zeros(3, dtype=jnp.uint32), jnp.zeros((2, 2), dtype=jnp.uint32),
                 jnp.zeros(2, dtype=jnp.int32), jax.random.split(jax.random.key(0), 2)):  # fmt: skip
-        with pytest.raises(TypeError, match=r"^dropout2d\(\): `generator` must be None"):
+        with pytest.raises(TypeError, match=r"^dropout2d\(\): `key` must be a JAX PRNG key"):
             sd.dropout2d(x, 0.5, key=bad)
+    with pytest.raises(ValueError, match=r"^dropout2d\(\): `key` \(an int seed\) must be in"):
+        sd.dropout2d(x, 0.5, key=-1)
 
 
 def test_more_than_2_to_the_32_entries_raise_instead_of_wrapping():

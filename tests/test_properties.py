@@ -52,7 +52,7 @@ def test_output_is_the_reference(backend: Backend, shape, kind, fmt, dtype, p, s
     np.testing.assert_array_equal(bits(got), bits(expected(kind, data, p, seed, 0, fmt)))
     keep = backend.call(sd.dropout_mask, x if not inplace else backend.asarray(data), p,
                         kind=kind, generator=seed, **kwargs)  # fmt: skip
-    assert tuple(backend.to_numpy(keep).shape) == variant.mask_shape(shape, fmt)
+    assert tuple(backend.to_numpy(keep).shape) == variant.mask_shape(shape, fmt, {})
 
 
 @pytest.mark.parametrize("n", [None, 1, 2, 3])

@@ -151,18 +151,34 @@ def test_generator_advances_per_call_and_replays_after_reseed():
     np.testing.assert_array_equal(sd.dropout2d(x, generator=sd.Generator(42, counter=1)), b)
 
 
-def test_calls_that_draw_nothing_leave_the_generator_alone(backend: Backend):
-    if backend.name == "jax:jit":
-        pytest.skip("a Generator cannot be used inside jit (tested above)")
-    g = sd.Generator(1)
+@pytest.mark.parametrize("kind", ["dropout", "dropout2d", "alpha_dropout"])
+def test_one_call_one_draw_whatever_p_rounds_to(backend: Backend, kind):
+    """The counter rule: a call in training with ``0 < p <= 1`` advances a Generator by exactly
+    one draw (``p`` of 1, or rounding to 1 in 32 bits, and an empty input included); eval and
+    ``p == 0`` advance nothing. So a call's mask never depends on the ``p`` of the calls before."""
+    f = getattr(sd, kind)
     x = backend.asarray(np.ones((2, 3, 4), dtype=np.float32))
-    backend.call(sd.dropout2d, x, 0.5, training=False, generator=g)
-    backend.call(sd.dropout2d, x, 0.0, generator=g)
-    backend.call(sd.dropout2d, x, 1.0, generator=g)
-    backend.call(sd.dropout2d, backend.asarray(np.ones((0, 3), np.float32)), 0.5, generator=g)
-    assert g.counter == 0
-    backend.call(sd.dropout2d, x, 0.5, generator=g)
-    assert g.counter == 1
+    empty = backend.asarray(np.ones((0, 3), np.float32))
+    g = sd.Generator(1)
+    if backend.name == "jax:jit":  # refused under a trace, and nothing taken
+        with pytest.raises(ValueError, match="cannot advance inside a traced"):
+            backend.call(f, x, 0.5, True, generator=g)
+        assert g.counter == 0
+        return
+    cases = [(0.5, False, 0), (0.0, True, 0), (1.0, True, 1), (1 - 2**-34, True, 1),
+             (1 - 2**-40, True, 1), (0.5, True, 1)]  # fmt: skip
+    for p, training, draws in cases:
+        before = g.counter
+        backend.to_numpy(backend.call(f, x, p, training, generator=g))
+        assert g.counter == before + draws, (p, training)
+        backend.call(sd.dropout_mask, x, p, kind=kind, generator=g)  # draws if p > 0
+        assert g.counter == before + draws + (p > 0), ("dropout_mask", p, training)
+    backend.call(f, empty, 0.5, True, generator=g)
+    assert g.counter == 10
+    # the next mask is the one counter 10 draws, whatever the p of the calls before it
+    want = backend.to_numpy(backend.call(f, x, 0.3, True, generator=sd.Generator(1, counter=10)))
+    np.testing.assert_array_equal(backend.to_numpy(backend.call(f, x, 0.3, True, generator=g)),
+                                  want)  # fmt: skip
 
 
 def test_manual_seed_makes_the_global_stream_reproducible():

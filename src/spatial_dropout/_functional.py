@@ -1,117 +1,36 @@
-"""The public dropout functions, the mask helpers, and the engine that runs every variant.
+"""The public dropout functions and the mask helpers: each is one call of the engine.
 
-``_run`` is the one path of every call: unpack the options form, find the backend, resolve the
-generator, validate every argument (on every call, also where no mask is drawn), then hand the
-backend a resolved source and the variant's mask shape and value transform.
+The engine (``_plan.py``) validates every argument, decides the call once (a frozen plan) and
+runs it on the input's backend.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, cast
 
 from . import _validation as v
 from ._backends import backend_for
-from ._options import DropoutOptions, unpack
-from ._random._source import Native, resolve
+from ._options import DropoutOptions
+from ._plan import Array, ArrayT, Plan, draw, execute, keep_mask, plan
 from ._scale import inverted_transform
-from ._shapes import mask_box
 from ._variants import VARIANTS, Variant
 
-
-class _Array(Protocol):
-    @property
-    def shape(self) -> Any: ...
-    @property
-    def dtype(self) -> Any: ...
-
-
-ArrayT = TypeVar("ArrayT", bound=_Array)
 PLike = float | DropoutOptions | Mapping[str, Any]
 
 
-def _run(
-    variant: Variant,
-    x: ArrayT,
-    p: object,
-    training: object,
-    inplace: object,
-    generator: object,
-    key: object,
-    data_format: object = "channels_first",
-    offset: object = None,
-    global_shape: object = None,
-) -> ArrayT:
-    """Validate everything, then draw the mask and apply the variant's transform."""
-    fn = variant.name
-    p, training, inplace = unpack(fn, p, training, inplace)
-    backend = backend_for(fn, x)
-    source = resolve(fn, generator, key, backend, x)
-    prob = v.check_p(fn, p)
-    train = v.check_bool(fn, "training", training)
-    in_place = v.check_bool(fn, "inplace", inplace)
-    fmt = v.check_data_format(fn, data_format)
-    region = _region(fn, x, source, offset, global_shape)
-    if not train or prob == 0.0 or backend.size(x) == 0:
+def _run(variant: Variant, x: ArrayT, *args: Any, **kwargs: Any) -> ArrayT:
+    """A call of any variant: find the backend, plan, execute (or return ``x``).
+
+    The arguments are :func:`~._plan.plan`'s after ``variant``, ``backend`` and ``x``.
+    """
+    backend = backend_for(kwargs.get("fn") or variant.name, x)
+    call = plan(variant, backend, x, *args, **kwargs)
+    if call is None or backend.size(x) == 0:
+        if call is not None and call.portable:
+            draw(call, backend, x)  # an empty shard advances a Generator as every other does
         return x
-    mant = backend.mantissa(x)
-    if mant <= 0:
-        v.not_floating(fn, x.dtype, mant < 0)
-    if in_place and (why := backend.why_not_writeable(x)) is not None:
-        v.not_writeable(fn, why)
-    if prob == 1.0:  # as PyTorch: all zeros, no mask drawn, no inf from 1 / (1 - p)
-        out: ArrayT = backend.zeros(x, in_place)
-        return out
-    if region is not None:
-        keep = _region_mask(fn, variant, backend, x, prob, source, fmt, region)
-        out = backend.apply(x, keep, variant.transform(prob, mant, None), in_place)
-        return out
-    shape = variant.mask_shape(tuple(x.shape), fmt)
-    _check_entries(fn, backend.max_entries, shape, source)
-    if variant.grow is None:
-        out = backend.dropout(fn, x, shape, prob, source, variant.transform(prob, mant, None),
-                              in_place)  # fmt: skip
-        return out
-    keep = variant.grow(backend.mask(fn, x, shape, prob, source), tuple(x.shape))
-    out = backend.apply(x, keep, variant.transform(prob, mant, keep), in_place)
-    return out
-
-
-Region = tuple[tuple[Any, ...], tuple[int, ...]]
-
-
-def _region(
-    fn: str, x: _Array, source: object, offset: object, global_shape: object
-) -> Region | None:
-    """``(offset, global_shape)`` validated, or None for the whole array."""
-    if offset is None and global_shape is None:
-        return None
-    region = v.check_region(fn, tuple(x.shape), offset, global_shape)
-    if isinstance(source, Native):
-        v.region_needs_portable(fn)
-    return region
-
-
-def _region_mask(
-    fn: str, variant: Variant, backend: Any, x: _Array, p: float, source: Any, fmt: str,
-    region: Region,
-) -> Any:  # fmt: skip
-    """``x``'s part of the mask of the larger array: the rank table read from its shape."""
-    starts, full = region
-    mask = variant.mask_shape(full, fmt)
-    _check_entries(fn, backend.max_entries, mask, source)
-    if variant.grow is not None:
-        v.not_for_variant(fn, "offset", "variants whose mask is drawn, not grown")
-    at, box = mask_box(mask, starts, tuple(x.shape))
-    return backend.mask_region(fn, x, mask, at, box, p, source)
-
-
-def _check_entries(fn: str, limit: int, shape: tuple[int, ...], source: object) -> None:
-    """A portable mask beyond its counter's range would wrap around: refuse it, naming ``fn``."""
-    n = math.prod(shape)
-    if n > limit and not isinstance(source, Native):
-        v.too_many_entries(fn, n, limit)
+    return execute(call, backend, x)
 
 
 def dropout(
@@ -445,7 +364,7 @@ def feature_alpha_dropout(
 
 
 def dropout_mask(
-    input: _Array,
+    input: Array,
     p: float = 0.5,
     *,
     kind: str = "dropout2d",
@@ -499,21 +418,15 @@ def dropout_mask(
     fn = "dropout_mask"
     variant = VARIANTS[v.check_choice(fn, "kind", kind, VARIANTS)]
     backend = backend_for(fn, input)
-    source = resolve(fn, generator, key, backend, input)
-    prob = v.check_p(fn, p)
-    fmt = v.check_data_format(fn, data_format)
-    region = _region(fn, input, source, offset, global_shape)
-    if region is not None and prob not in (0.0, 1.0) and backend.size(input) != 0:
-        return _region_mask(fn, variant, backend, input, prob, source, fmt, region)
-    shape = variant.mask_shape(tuple(input.shape), fmt)
-    if region is not None:  # the box of the larger array's mask shape
-        mask = variant.mask_shape(region[1], fmt)
-        shape = mask_box(mask, region[0], tuple(input.shape))[1]
-    if prob in (0.0, 1.0) or backend.size(input) == 0:
-        return backend.full(input, shape, prob == 0.0)
-    _check_entries(fn, backend.max_entries, shape, source)
-    keep = backend.mask(fn, input, shape, prob, source)
-    return keep if variant.grow is None else variant.grow(keep, tuple(input.shape))
+    call = plan(variant, backend, input, p, True, False, generator, key, data_format, offset,
+                global_shape, fn=fn, values=False)  # fmt: skip
+    call = cast(Plan, call)  # a mask's plan always exists (values=False)
+    if call.p == 0.0:  # everything kept, nothing drawn
+        return backend.full(input, call.box, True)
+    drawn = draw(call, backend, input)  # one draw, as the call would take
+    if call.all_dropped or backend.size(input) == 0:
+        return backend.full(input, call.box, False)
+    return keep_mask(call, backend, input, drawn)
 
 
 def apply_mask(input: ArrayT, mask: Any, p: float, inplace: bool = False) -> ArrayT:

@@ -39,7 +39,7 @@ class DropoutMixin:
         super().__init__()  # torch.nn.Module's, where the layer is one
         name = type(self).__name__
         if isinstance(generator, int) and not isinstance(generator, bool):
-            generator = Generator(v.check_seed(name, generator))
+            generator = Generator(v.check_seed(name, generator, "generator", " (an int seed)"))
         self.generator = generator
         self.p = v.check_p(name, p)
         self.inplace = v.check_bool(name, "inplace", inplace)

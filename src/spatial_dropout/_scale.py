@@ -78,16 +78,22 @@ class Transform:
     """What dropout does to values.
 
     Kept ``x * a`` (``+ b_keep`` if ``alpha``), dropped exactly ``b_drop``. Inverted dropout is
-    ``Transform(s)``: kept ``x * s``, dropped ``+0.0``.
+    ``Transform(s)``: kept ``x * s``, dropped ``+0.0``. ``a`` is a Python float, or (a scale that
+    depends on the mask) an array on the input's device that broadcasts to it.
     """
 
-    a: float
+    a: float | Any
     b_keep: float = 0.0
     b_drop: float = 0.0
     alpha: bool = False
 
+    @property
+    def constant(self) -> bool:
+        """Whether ``a`` is a Python float (the fused kernels take only those)."""
+        return isinstance(self.a, float)
 
-def inverted_transform(p: float, mant: int, mask: Any = None) -> Transform:
+
+def inverted_transform(p: float, mant: int, mask: Any = None, params: Any = None) -> Transform:
     """Inverted dropout: kept ``x * s`` with PyTorch's rounded ``s``, dropped ``+0.0``.
 
     >>> inverted_transform(0.5, 23)
@@ -96,7 +102,7 @@ def inverted_transform(p: float, mant: int, mask: Any = None) -> Transform:
     return _inverted(p, mant)
 
 
-def alpha_transform(p: float, mant: int, mask: Any = None) -> Transform:
+def alpha_transform(p: float, mant: int, mask: Any = None, params: Any = None) -> Transform:
     """Alpha dropout, PyTorch's definition (see :func:`alpha_constants`)."""
     return _alpha(p, mant)
 

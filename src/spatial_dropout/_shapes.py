@@ -1,4 +1,7 @@
-"""Which axes share one mask entry: the seed's rank table, stated once for every dropout."""
+"""Which axes share one mask entry, and where a shard sits in a larger array.
+
+The seed's rank table, stated once for every dropout; ``offset=``/``global_shape=``, checked.
+"""
 
 from __future__ import annotations
 
@@ -129,3 +132,64 @@ def may_overlap(shape: Sequence[int], strides: Sequence[int], itemsize: int = 1)
             return True
         extent = stride * (n - 1) + extent
     return False
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _traced_int(value: object) -> bool:
+    """A 0-d integer array: a traced JAX integer, a torch seed tensor, a NumPy integer."""
+    shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
+    return shape == () and dtype is not None and "int" in str(dtype) and "bool" not in str(dtype)
+
+
+def check_region(
+    fn: str, shape: tuple[int, ...], offset: object, global_shape: object
+) -> tuple[tuple[Any, ...], tuple[int, ...]]:
+    """``offset`` and ``global_shape`` as tuples: where ``input`` (of ``shape``) sits.
+
+    Offsets may be traced integers (JAX) or 0-d integer tensors (torch.compile); those cannot be
+    range-checked here.
+    """
+    rank = len(shape)
+    if offset is None:
+        starts: tuple[Any, ...] = (0,) * rank
+    else:
+        if isinstance(offset, (str, bytes)) or not hasattr(offset, "__len__"):
+            msg = f"{fn}(): `offset` must be a sequence of {rank} integers; got {offset!r}"
+            raise TypeError(msg)
+        starts = tuple(offset)  # type: ignore[arg-type]
+        if len(starts) != rank:
+            msg = f"{fn}(): `offset` needs one entry per dim of input ({rank}); got {offset!r}"
+            raise ValueError(msg)
+        for o in starts:
+            if not (_is_int(o) or _traced_int(o)):
+                msg = f"{fn}(): `offset` entries must be integers; got {offset!r}"
+                raise TypeError(msg)
+            if _is_int(o) and o < 0:
+                msg = f"{fn}(): `offset` entries must be non-negative; got {offset!r}"
+                raise ValueError(msg)
+    if global_shape is None:
+        if not all(_is_int(o) for o in starts):
+            msg = f"{fn}(): pass `global_shape` with traced offsets; got offset={offset!r}"
+            raise ValueError(msg)
+        return starts, tuple(o + n for o, n in zip(starts, shape, strict=True))
+    if isinstance(global_shape, (str, bytes)) or not hasattr(global_shape, "__len__"):
+        msg = f"{fn}(): `global_shape` must be a sequence of {rank} integers; got {global_shape!r}"
+        raise TypeError(msg)
+    full: tuple[Any, ...] = tuple(global_shape)  # type: ignore[arg-type]
+    if len(full) != rank or not all(_is_int(g) and g >= 0 for g in full):
+        msg = (
+            f"{fn}(): `global_shape` must be {rank} non-negative integers (one per dim of "
+            f"input); got {global_shape!r}"
+        )
+        raise ValueError(msg)
+    for d, (o, n, g) in enumerate(zip(starts, shape, full, strict=True)):
+        if _is_int(o) and o + n > g:
+            msg = (
+                f"{fn}(): input of shape {shape} at `offset` {tuple(starts)!r} does not fit in "
+                f"`global_shape` {full!r} (dim {d}: {o} + {n} > {g})"
+            )
+            raise ValueError(msg)
+    return starts, full

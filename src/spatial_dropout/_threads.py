@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from ._validation import check_env, check_threads
@@ -24,6 +25,18 @@ class _Threads:
 
 
 _state = _Threads()
+_local = threading.local()  # a per-thread cap: Dask's workers run their blocks on one thread
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Within the block, this thread's kernels use one thread (no nested pools)."""
+    before = getattr(_local, "n", None)
+    _local.n = 1
+    try:
+        yield
+    finally:
+        _local.n = before
 
 
 def _default() -> int:
@@ -56,7 +69,7 @@ def get_num_threads() -> int:
     """
     if _state.n is None:
         _state.n = _default()
-    return _state.n
+    return getattr(_local, "n", None) or _state.n
 
 
 def set_num_threads(n: int) -> None:

@@ -13,7 +13,6 @@ from typing import Any, NoReturn
 
 DATA_FORMATS = ("channels_first", "channels_last")
 SUPPORTED = "numpy.ndarray, torch.Tensor, jax.Array, dask.array.Array, or any array-API array"
-_MASK64 = 2**64 - 1
 
 
 def type_name(obj: object) -> str:
@@ -67,13 +66,14 @@ def check_choice(fn: str, name: str, value: object, choices: Iterable[str]) -> s
     raise ValueError(msg)
 
 
-def check_seed(fn: str, seed: object, name: str = "seed") -> int:
-    """An integer seed (or counter) in ``[0, 2**64)``."""
+def check_seed(fn: str, seed: object, name: str = "seed", what: str = "") -> int:
+    """An integer seed (or counter) in ``[0, 2**64)``; ``what`` follows the name in messages."""
     if isinstance(seed, bool) or not isinstance(seed, int):
-        msg = f"{fn}(): `{name}` must be an int in [0, 2**64); got {seed!r} ({type_name(seed)})"
+        got = f"{seed!r} ({type_name(seed)})"
+        msg = f"{fn}(): `{name}`{what} must be an int in [0, 2**64); got {got}"
         raise TypeError(msg)
-    if not 0 <= seed <= _MASK64:
-        msg = f"{fn}(): `{name}` must be in [0, 2**64); got {seed}"
+    if not 0 <= seed < 2**64:
+        msg = f"{fn}(): `{name}`{what} must be in [0, 2**64); got {seed}"
         raise ValueError(msg)
     return int(seed)
 
@@ -113,14 +113,11 @@ def not_an_array(fn: str, obj: object) -> NoReturn:
 
 def not_floating(fn: str, dtype: Any, other_float: bool = False) -> NoReturn:
     """Dropout in training needs a float16, bfloat16, float32 or float64 dtype."""
+    need = "needs a floating-point"
     if other_float:
-        msg = (
-            f"{fn}(): dropout in training with 0 < p takes float16, bfloat16, float32 or float64 "
-            f"`input`; got dtype {dtype}\n    Cast it first, for example x.astype(numpy.float32)."
-        )
-        raise TypeError(msg)
+        need = "takes float16, bfloat16, float32 or float64"
     msg = (
-        f"{fn}(): dropout in training with 0 < p needs a floating-point `input`; got dtype {dtype}"
+        f"{fn}(): dropout in training with 0 < p {need} `input`; got dtype {dtype}"
         "\n    Cast it first, for example x.astype(numpy.float32)."
     )
     raise TypeError(msg)
@@ -135,13 +132,17 @@ def not_writeable(fn: str, what: str) -> NoReturn:
     raise ValueError(msg)
 
 
-def bad_generator(fn: str, generator: object, backend: str) -> NoReturn:
-    """A ``generator`` of a kind that this input's framework cannot use."""
-    msg = (
-        f"{fn}(): `generator` must be None, an int seed, a spatial_dropout.Generator, or the "
-        f"native generator of the input's framework; got {type_name(generator)} for an input "
-        f"of type {backend}"
-    )
+def bad_generator(fn: str, name: str, generator: object, backend: str) -> NoReturn:
+    """A ``generator`` (or ``key``) of a kind that this input's framework cannot use."""
+    if name == "key":
+        what = "a JAX PRNG key (jax.random.key or jax.random.PRNGKey) or an int seed"
+    else:
+        what = (
+            "None, an int seed, a spatial_dropout.Generator, or the native generator of the "
+            "input's framework"
+        )
+    got = f"{type_name(generator)} for an input of type {backend}"
+    msg = f"{fn}(): `{name}` must be {what}; got {got}"
     raise TypeError(msg)
 
 
@@ -151,45 +152,17 @@ def generator_and_key(fn: str) -> NoReturn:
     raise TypeError(msg)
 
 
-def generator_under_trace(fn: str) -> NoReturn:
-    """A stateful ``Generator`` inside a traced JAX function."""
-    msg = (
-        f"{fn}(): a spatial_dropout.Generator cannot advance inside a traced JAX function (jit, "
-        "vmap, grad): its first mask would be baked in.\n    Pass key=jax.random.key(seed) (the "
-        "same mask as generator=seed elsewhere)."
-    )
-    raise ValueError(msg)
-
-
-def needs_key(fn: str, traced: bool) -> NoReturn:
-    """A JAX array without a key."""
-    baked = (
-        "; under jax.jit a mask drawn without one would be baked into the compiled function"
-        if traced
-        else ""
-    )
-    msg = (
-        f"{fn}(): a jax.Array needs an explicit `key` (JAX has no global random state){baked}."
-        "\n    Pass key=jax.random.key(0), or an int seed as generator=."
-    )
-    raise ValueError(msg)
-
-
 def too_many_entries(fn: str, n: int, limit: int) -> NoReturn:
     """A portable mask beyond the Philox counter's range."""
-    msg = (
-        f"{fn}(): the portable generator supports at most 2**{limit.bit_length() - 1} mask "
-        f"entries; got {n}"
-    )
+    most = f"2**{limit.bit_length() - 1}"
+    msg = f"{fn}(): the portable generator supports at most {most} mask entries; got {n}"
     raise ValueError(msg)
 
 
 def bad_mask(fn: str, mask_shape: tuple[int, ...], input_shape: tuple[int, ...]) -> NoReturn:
     """``apply_mask``'s mask does not broadcast to the input."""
-    msg = (
-        f"{fn}(): `mask` of shape {mask_shape} does not broadcast to `input` of shape {input_shape}"
-    )
-    raise ValueError(msg)
+    msg = f"{fn}(): `mask` of shape {mask_shape} does not broadcast to `input` of shape "
+    raise ValueError(msg + str(input_shape))
 
 
 def bad_mask_type(fn: str, mask: object) -> NoReturn:
@@ -213,143 +186,10 @@ def not_for_variant(fn: str, name: str, which: str) -> NoReturn:
     raise ValueError(msg)
 
 
-def bad_rngs(fn: str, rngs: object) -> NoReturn:
-    """Flax: ``rngs`` of the wrong type."""
-    msg = f"{fn}(): `rngs` must be nnx.Rngs, nnx.RngStream or None; got {type_name(rngs)}"
-    raise TypeError(msg)
-
-
 def no_randomness(fn: str, what: str) -> NoReturn:
     """A layer in training mode that was given nothing to draw its mask from."""
     msg = f"{fn}(): {what}"
     raise ValueError(msg)
-
-
-def is_dropout_module(fn: str, name: str) -> NoReturn:
-    """``replace_dropout`` on a dropout module itself."""
-    msg = (
-        f"{fn}(): `model` is itself a dropout module; wrap it in a container, or build "
-        f"spatial_dropout.torch.{name} directly"
-    )
-    raise TypeError(msg)
-
-
-def recompute_mismatch(fn: str, recorded: int) -> NoReturn:
-    """A checkpoint's recompute asks for a mask its forward did not draw."""
-    msg = (
-        f"{fn}(): a checkpoint recompute asked for mask number {recorded + 1}, but the "
-        f"checkpointed forward drew {recorded}; the backward would use another mask than the "
-        "forward.\n    The recomputed function must draw the same masks in the same order (or "
-        "pass an int seed, which needs no record)."
-    )
-    raise RuntimeError(msg)
-
-
-def generator_under_jit_trace(fn: str) -> NoReturn:
-    """A stateful generator under ``torch.jit.trace``, which would record one counter."""
-    msg = (
-        f"{fn}(): torch.jit.trace would record this call's generator counter as a constant, so "
-        "the traced module would replay one mask forever.\n    Use generator=None (torch's "
-        "stream, recorded as a random op) or torch.compile, which advances the generator."
-    )
-    raise RuntimeError(msg)
-
-
-def random_under_vmap(fn: str) -> NoReturn:
-    """A mask drawn under ``torch.vmap(randomness="error")``, as torch's own dropout refuses."""
-    msg = (
-        f"{fn}(): vmap: called random operation while in randomness error mode. Pass "
-        "randomness='same' (one mask for every batch entry) or 'different' (a mask each) to "
-        "torch.vmap."
-    )
-    raise RuntimeError(msg)
-
-
-def batched_seed(fn: str) -> NoReturn:
-    """A seed tensor that vmap batches."""
-    msg = f"{fn}(): the generator's seed cannot be batched by torch.vmap; pass one seed."
-    raise ValueError(msg)
-
-
-def torch_changed(what: str) -> NoReturn:
-    """A torch release moved what checkpoint-safety reads (tested against the pinned torch)."""
-    msg = (
-        f"spatial_dropout cannot keep masks exact under checkpointing with this torch: {what}. "
-        "Install a torch release spatial_dropout supports."
-    )
-    raise ImportError(msg)
-
-
-def compiled_recompute(fn: str) -> NoReturn:
-    """A compiled backward re-runs a ``Generator``'s draw (activation checkpointing)."""
-    msg = (
-        f"{fn}(): a compiled backward is recomputing a spatial_dropout.Generator's draw "
-        "(torch.utils.checkpoint under torch.compile); it would read the advanced counter and "
-        "use another mask than the forward.\n    Inside a compiled checkpoint pass an int seed "
-        "or a seed tensor (generator=torch.tensor(step)), or generator=None (torch's stream)."
-    )
-    raise RuntimeError(msg)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _traced_int(value: object) -> bool:
-    """A 0-d integer array: a traced JAX integer, a torch seed tensor, a NumPy integer."""
-    shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
-    return shape == () and dtype is not None and "int" in str(dtype) and "bool" not in str(dtype)
-
-
-def check_region(
-    fn: str, shape: tuple[int, ...], offset: object, global_shape: object
-) -> tuple[tuple[Any, ...], tuple[int, ...]]:
-    """``offset`` and ``global_shape`` as tuples: where ``input`` (of ``shape``) sits.
-
-    Offsets may be traced integers (JAX) or 0-d integer tensors (torch.compile); those cannot be
-    range-checked here.
-    """
-    rank = len(shape)
-    if offset is None:
-        starts: tuple[Any, ...] = (0,) * rank
-    else:
-        if isinstance(offset, (str, bytes)) or not hasattr(offset, "__len__"):
-            msg = f"{fn}(): `offset` must be a sequence of {rank} integers; got {offset!r}"
-            raise TypeError(msg)
-        starts = tuple(offset)  # type: ignore[arg-type]
-        if len(starts) != rank:
-            msg = f"{fn}(): `offset` needs one entry per dim of input ({rank}); got {offset!r}"
-            raise ValueError(msg)
-        for o in starts:
-            if not (_is_int(o) or _traced_int(o)):
-                msg = f"{fn}(): `offset` entries must be integers; got {offset!r}"
-                raise TypeError(msg)
-            if _is_int(o) and o < 0:
-                msg = f"{fn}(): `offset` entries must be non-negative; got {offset!r}"
-                raise ValueError(msg)
-    if global_shape is None:
-        if not all(_is_int(o) for o in starts):
-            msg = f"{fn}(): pass `global_shape` with traced offsets; got offset={offset!r}"
-            raise ValueError(msg)
-        return starts, tuple(o + n for o, n in zip(starts, shape, strict=True))
-    if isinstance(global_shape, (str, bytes)) or not hasattr(global_shape, "__len__"):
-        msg = f"{fn}(): `global_shape` must be a sequence of {rank} integers; got {global_shape!r}"
-        raise TypeError(msg)
-    full: tuple[Any, ...] = tuple(global_shape)  # type: ignore[arg-type]
-    if len(full) != rank or not all(_is_int(g) and g >= 0 for g in full):
-        msg = (
-            f"{fn}(): `global_shape` must be {rank} non-negative integers (one per dim of "
-            f"input); got {global_shape!r}"
-        )
-        raise ValueError(msg)
-    for d, (o, n, g) in enumerate(zip(starts, shape, full, strict=True)):
-        if _is_int(o) and o + n > g:
-            msg = (
-                f"{fn}(): input of shape {shape} at `offset` {tuple(starts)!r} does not fit in "
-                f"`global_shape` {full!r} (dim {d}: {o} + {n} > {g})"
-            )
-            raise ValueError(msg)
-    return starts, full
 
 
 def region_needs_portable(fn: str) -> NoReturn:
@@ -363,31 +203,3 @@ def region_needs_portable(fn: str) -> NoReturn:
     raise ValueError(msg)
 
 
-def bad_data_parallel(fn: str, value: object) -> NoReturn:
-    """A layer's ``data_parallel`` that is neither a bool nor a process group."""
-    msg = (
-        f"{fn}(): `data_parallel` must be True, False or a torch.distributed ProcessGroup; got "
-        f"{value!r} ({type_name(value)})"
-    )
-    raise TypeError(msg)
-
-
-def dtensor_needs_portable(fn: str) -> NoReturn:
-    """A DTensor with torch's generator: a shard's part of the mask needs the portable stream."""
-    msg = (
-        f"{fn}(): a DTensor needs a portable generator (an int seed or a "
-        "spatial_dropout.Generator, the same on every rank): each rank computes its shard's "
-        "part of the whole tensor's mask, which the portable stream addresses by position and "
-        "torch's generator, drawing in sequence, cannot."
-    )
-    raise ValueError(msg)
-
-
-def dtensor_partial(fn: str, placements: object) -> NoReturn:
-    """A DTensor with a ``Partial`` placement: dropout of partial sums is not dropout."""
-    msg = (
-        f"{fn}(): a DTensor with a Partial placement ({placements}) holds partial sums; "
-        "dropout of each is not dropout of their sum (alpha dropout adds a constant). "
-        "Redistribute to Replicate or Shard first."
-    )
-    raise ValueError(msg)

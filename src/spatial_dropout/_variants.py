@@ -1,27 +1,27 @@
 """The variants of dropout, one table entry each: everything that lists them reads ``VARIANTS``.
 
-An entry says which axes share a mask entry (``mask_shape``), what happens to kept and dropped
-values (``transform``), and what its layers are called. The public functions, ``dropout_mask``'s
-``kind``, the neutral, torch, Flax and Equinox layers, ``replace_dropout``, the API reference
-and the test matrices all read this table.
-
-Room for the next variants without touching the engine (``_functional._run``): a per-sample
-mask (DropPath) or caller-chosen shared axes (``noise_shape``) are ``mask_shape`` rules; a
-full-size mask grown from seed points (DropBlock) is a ``grow`` step from the drawn mask to the
-applied one; a scale that depends on the mask (DropBlock's renormalisation) is a
-``transform`` that reads the grown mask.
+An entry is a whole description of one kind of dropout: its parameters, the rate its draw uses,
+which axes share a mask entry, how a drawn mask grows into the applied one, what happens to kept
+and dropped values, and what its layers are called. The public functions, ``dropout_mask``'s
+``kind``, the neutral, torch, Flax and Equinox layers, ``replace_dropout``, the API reference and
+the test matrices all read this table; the engine (``_plan.py``) runs any entry unchanged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from ._scale import Transform, alpha_transform, inverted_transform
 from ._shapes import cached_mask_shape, feature_mask_shape
 
-MaskShape = Callable[[tuple[int, ...], str], tuple[int, ...]]
+Params = Mapping[str, Any]
+Shape = tuple[int, ...]
+WindowAny = Callable[[Any, Shape], Any]
+"""``(dropped, block) -> grown``: along each axis ``k``, entry ``i`` of the result is whether any
+of ``dropped[i - block[k] + 1 .. i]`` is True (zeros outside), so every axis grows by
+``block[k] - 1``. A backend may offer its own (``Backend.window_any``); else the engine's."""
 
 
 @dataclass(frozen=True)
@@ -33,39 +33,53 @@ class Variant:
     name : str
         The public function's name, and ``dropout_mask``'s ``kind``.
     layer : str
-        The layer class's name, here and in ``torch.nn`` (``replace_dropout`` maps by it).
+        The layer class's name in every layer module.
     mask_shape : callable
-        ``(input shape, data_format) -> mask shape``; 1 marks an axis that shares one entry.
+        ``(input shape, data_format, params) -> drawn mask shape``; 1 marks an axis that shares
+        one entry.
     transform : callable
-        ``(p, mantissa bits, mask) -> Transform``: kept ``x * a + b_keep``, dropped
-        ``b_drop``. ``mask`` is the grown mask for a variant with ``grow``, else ``None``.
+        ``(p, mantissa bits, grown keep or None, params) -> Transform``: kept ``x * a +
+        b_keep``, dropped ``b_drop``. ``a`` may be an array on the input's device (a scale that
+        depends on the mask); it is never read back to the host.
+    torch_layer : str or None
+        The ``torch.nn`` module this variant replaces (``replace_dropout``), or None.
     channel : bool
         Takes ``data_format`` (the ``dropoutNd`` family).
     training : bool
         The function's default for ``training`` (``False`` for the alpha variants, as PyTorch).
+    params : callable or None
+        ``(fn, input shape, given params) -> params``: validates the variant's own arguments
+        (raising, naming ``fn``) and returns them as the rest of the description reads them.
+    rate : callable or None
+        ``(p, input shape, params) -> the rate each drawn entry is dropped with`` (default
+        ``p``); DropBlock's seed rate.
     grow : callable or None
-        ``(drawn mask, input shape) -> applied mask``, for masks grown from the drawn one.
+        ``(drawn keep, input shape, params, window_any) -> applied keep``, for masks grown from
+        the drawn one.
     """
 
     name: str
     layer: str
-    mask_shape: MaskShape
-    transform: Callable[[float, int, Any], Transform]
+    mask_shape: Callable[[Shape, str, Params], Shape]
+    transform: Callable[[float, int, Any, Params], Transform]
+    torch_layer: str | None = None
     channel: bool = False
     training: bool = True
-    grow: Callable[[Any, tuple[int, ...]], Any] | None = None
+    params: Callable[[str, Shape, Params], Params] | None = None
+    rate: Callable[[float, Shape, Params], float] | None = None
+    grow: Callable[[Any, Shape, Params, WindowAny], Any] | None = field(default=None)
 
 
-def _elementwise(shape: tuple[int, ...], data_format: str) -> tuple[int, ...]:
+def _elementwise(shape: Shape, data_format: str, params: Params) -> Shape:
     return shape
 
 
-def _feature(shape: tuple[int, ...], data_format: str) -> tuple[int, ...]:
+def _feature(shape: Shape, data_format: str, params: Params) -> Shape:
     return feature_mask_shape(shape)
 
 
-def _spatial(n: int) -> MaskShape:
-    def rule(shape: tuple[int, ...], data_format: str) -> tuple[int, ...]:
+def _spatial(n: int) -> Callable[[Shape, str, Params], Shape]:
+    def rule(shape: Shape, data_format: str, params: Params) -> Shape:
         return cached_mask_shape(shape, n, data_format)  # data_format validated by the caller
 
     return rule
@@ -74,16 +88,20 @@ def _spatial(n: int) -> MaskShape:
 VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (
-        Variant("dropout", "Dropout", _elementwise, inverted_transform),
-        Variant("dropout1d", "Dropout1d", _spatial(1), inverted_transform, channel=True),
-        Variant("dropout2d", "Dropout2d", _spatial(2), inverted_transform, channel=True),
-        Variant("dropout3d", "Dropout3d", _spatial(3), inverted_transform, channel=True),
-        Variant("alpha_dropout", "AlphaDropout", _elementwise, alpha_transform, training=False),
+        Variant("dropout", "Dropout", _elementwise, inverted_transform, "Dropout"),
+        Variant("dropout1d", "Dropout1d", _spatial(1), inverted_transform, "Dropout1d", True),
+        Variant("dropout2d", "Dropout2d", _spatial(2), inverted_transform, "Dropout2d", True),
+        Variant("dropout3d", "Dropout3d", _spatial(3), inverted_transform, "Dropout3d", True),
+        Variant(
+            "alpha_dropout", "AlphaDropout", _elementwise, alpha_transform, "AlphaDropout",
+            training=False,
+        ),
         Variant(
             "feature_alpha_dropout",
             "FeatureAlphaDropout",
             _feature,
             alpha_transform,
+            "FeatureAlphaDropout",
             training=False,
         ),
     )

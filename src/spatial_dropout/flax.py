@@ -16,7 +16,7 @@ of the model drawn with the same seed (``rngs`` key ``PRNGKey(s)`` ~ ``generator
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, NoReturn
 
 import jax
 from flax import nnx
@@ -63,7 +63,7 @@ class _Layer(nnx.Module):
         elif rngs is None:
             self.rngs = nnx.data(None)
         else:
-            v.bad_rngs(name, rngs)
+            _bad_rngs(name, rngs)
 
     def __call__(
         self,
@@ -132,3 +132,9 @@ class FeatureAlphaDropout(_Layer):
     """
 
     _variant = VARIANTS["feature_alpha_dropout"]
+
+
+def _bad_rngs(fn: str, rngs: object) -> NoReturn:
+    """``rngs`` of the wrong type."""
+    msg = f"{fn}(): `rngs` must be nnx.Rngs, nnx.RngStream or None; got {v.type_name(rngs)}"
+    raise TypeError(msg)

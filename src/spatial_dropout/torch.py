@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import torch
 
-from . import _validation as v
+from ._backends import _torch_errors as errors
 from ._functional import _run
 from ._layers import DropoutMixin
 from ._random import Generator
@@ -69,7 +69,7 @@ def _check_data_parallel(name: str, value: object) -> object:
     dist = torch.distributed
     if dist.is_available() and isinstance(value, dist.ProcessGroup):
         return value
-    v.bad_data_parallel(name, value)
+    errors.bad_data_parallel(name, value)
 
 
 def _portable(generator: object) -> bool:
@@ -160,9 +160,11 @@ class FeatureAlphaDropout(_Module):
     _variant = VARIANTS["feature_alpha_dropout"]
 
 
-# torch.nn's module of each variant (by its layer name) -> ours
+# torch.nn's module of each variant that has one -> ours
 _REPLACEMENTS: dict[type[torch.nn.Module], type[_Module]] = {
-    getattr(torch.nn, variant.layer): globals()[variant.layer] for variant in VARIANTS.values()
+    getattr(torch.nn, variant.torch_layer): globals()[variant.layer]
+    for variant in VARIANTS.values()
+    if variant.torch_layer is not None
 }
 
 
@@ -185,7 +187,7 @@ def replace_dropout(model: torch.nn.Module, **kwargs: Any) -> torch.nn.Module:
     Dropout2d(p=0.1, inplace=False)
     """
     if isinstance(model, tuple(_REPLACEMENTS)):
-        v.is_dropout_module("replace_dropout", type(model).__name__)
+        errors.is_dropout_module("replace_dropout", type(model).__name__)
     for name, child in list(model.named_children()):
         cls = _REPLACEMENTS.get(type(child))
         if cls is not None:

@@ -1,15 +1,15 @@
 """Which backend serves an array. Adding a framework is one file and one row of ``_TABLE``.
 
-Every backend implements the contract of ``_contract.Backend`` in full. Detection asks
-``sys.modules``-based type tests that never import a framework: an array of a framework that
-was never imported cannot exist.
+Every backend implements the contract of ``_plan.Backend``, with ``_contract.Defaults``.
+Detection asks ``sys.modules``-based type tests that never import a framework: an array of a
+framework that was never imported cannot exist.
 """
 
 from __future__ import annotations
 
 from .. import _validation as v
+from .._plan import Backend
 from ._array_api import ArrayAPIBackend
-from ._contract import Backend
 from ._dask import DaskBackend
 from ._jax import JaxBackend
 from ._numpy import NumPyBackend

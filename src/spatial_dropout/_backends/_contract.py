@@ -1,88 +1,76 @@
-"""The backend contract: what every backend implements, in full.
+"""The defaults of the backend contract (``_plan.Backend``): what a backend may leave out.
 
-A backend answers a few questions about an array (detection, float format, size, writability)
-and draws and applies masks from a resolved :data:`~spatial_dropout._random._source.Source`.
-The engine (``_functional._run``) has validated every argument before it calls a backend, and
-asks for a mask only when one is drawn.
+A backend must recognise its arrays, answer for their dtype and writability, draw keep masks
+(portable words at logical indices, or its framework's own generator) and apply a transform
+under a mask. Everything else has a default here that a backend may override: a fused
+draw-and-apply, a window maximum for grown masks, how a ``Generator`` is taken.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol
+import math
+from typing import TYPE_CHECKING, Any
 
 from .._random._philox import MAX_ENTRIES
-from .._random._source import Source
+from .._random._source import Portable, Source, Stream
 from .._scale import Transform
+from .._variants import Shape, WindowAny
+from . import _reference as ref
 
-__all__ = ["MAX_ENTRIES", "Backend"]
+if TYPE_CHECKING:
+    from .._plan import Plan
+
+__all__ = ["MAX_ENTRIES", "Defaults"]
 
 
-class Backend(Protocol):
-    """One framework's arrays.
+class Defaults:
+    """What a backend gets unless it offers its own: array-API code and "declined"."""
 
-    Attributes
-    ----------
-    name : str
-        The array type as users write it (``numpy.ndarray``), for error messages.
-    default_stream : {"global", "native"}
-        What ``generator=None`` draws from: the library's global ``Generator``, or the
-        framework's own default (torch's generator; JAX has none and asks for a key).
-    max_entries : int
-        The largest portable mask this backend can index without wrapping around.
-    """
-
-    name: str
-    default_stream: Literal["global", "native"]
-    max_entries: int
-
-    @staticmethod
-    def matches(x: object) -> bool:
-        """Whether ``x`` is this backend's array (never imports a framework)."""
-
-    def mantissa(self, x: Any) -> int:
-        """Explicit mantissa bits of ``x``'s dtype (52, 23, 10, 7).
-
-        -1 for another float format (float8), 0 if not floating.
-        """
+    max_entries: int = MAX_ENTRIES
+    """The largest portable mask this backend can index without wrapping around."""
+    window_any: WindowAny | None = None
+    """A window maximum for grown masks; None: the engine's array-API one."""
 
     def size(self, x: Any) -> int:
         """Number of entries."""
-
-    def why_not_writeable(self, x: Any) -> str | None:
-        """``None`` if ``x`` can be written in place, else what it is, for the message."""
+        return math.prod(int(d) for d in x.shape)
 
     def can_advance(self, x: Any) -> bool:
         """Whether a stateful ``Generator`` may advance here (not inside a JAX trace)."""
+        return True
+
+    def refuse_generator(self, fn: str) -> None:
+        """Raise: a ``Generator`` where ``can_advance`` is False (never reached by default)."""
 
     def native_source(self, generator: object) -> Source | None:
-        """The source for this framework's own generator object, or None if it is not one."""
+        """The source for this framework's own generator object; None: not one."""
+        return None
+
+    def native_keep(self, fn: str, x: Any, shape: Shape, rate: float, generator: Any) -> Any:
+        """Unreachable without ``native_source``: the engine never hands this backend one."""
+        raise NotImplementedError
+
+    def take(self, fn: str, source: Portable) -> Stream | Any:
+        """The call's stream; a ``Generator`` advances by one, atomically."""
+        return Stream.of(*source.take())
+
+    def fused(self, x: Any, plan: Plan, drawn: Stream | Any, t: Transform) -> Any:
+        """Draw and apply in one pass, or None to decline (then: ``apply(x, keep, t)``)."""
+        return None
 
     def is_mask(self, x: Any, mask: object) -> bool:
         """Whether ``mask`` is a boolean array that ``apply`` can use with ``x``."""
-
-    def mask(self, fn: str, x: Any, shape: tuple[int, ...], p: float, source: Source) -> Any:
-        """The boolean keep mask of ``shape`` on ``x``'s device (``0 < p < 1``)."""
-
-    def mask_region(
-        self, fn: str, x: Any, shape: tuple[int, ...], starts: tuple[Any, ...],
-        box: tuple[int, ...], p: float, source: Source,
-    ) -> Any:  # fmt: skip
-        """The ``box`` at ``starts`` of the portable keep mask of ``shape`` (``offset=``).
-
-        ``starts`` may hold traced integers; ``source`` is portable (``Portable`` or ``Key``).
-        """
-
-    def dropout(
-        self, fn: str, x: Any, shape: tuple[int, ...], p: float, source: Source, t: Transform,
-        inplace: bool,
-    ) -> Any:  # fmt: skip
-        """Draw a mask of ``shape`` and apply ``t``: fused into one pass where it can be."""
-
-    def apply(self, x: Any, keep: Any, t: Transform, inplace: bool) -> Any:
-        """Apply ``t`` under a boolean ``keep`` that broadcasts to ``x``."""
+        match: Any = getattr(self, "matches")  # noqa: B009 (the Protocol's static method)
+        if not match(mask):
+            return False
+        return bool(ref.namespace(x).isdtype(mask.dtype, "bool"))  # type: ignore[attr-defined]
 
     def zeros(self, x: Any, inplace: bool) -> Any:
         """All ``+0.0`` (``p == 1``); a zero gradient where the framework has autograd."""
+        return ref.zeros(ref.namespace(x), x, inplace)
 
-    def full(self, x: Any, shape: tuple[int, ...], value: bool) -> Any:
+    def full(self, x: Any, shape: Shape, value: bool) -> Any:
         """A boolean mask of ``shape`` on ``x``'s device, all ``value``."""
+        return ref.full(ref.namespace(x), x, shape, value)
+
+

@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import array_api_compat as compat
 import numpy as np
 
-from .. import _validation as v
-from .._random._philox import key_and_stream, words_at
-from .._random._source import Key, Portable, Source
-from .._scale import Transform, drop_threshold, keeps_nothing
+from .._random._philox import words_at
+from .._random._source import Key, Source, Stream
+from .._scale import Transform
+from .._variants import Shape
 from . import _reference as ref
+from ._contract import Defaults
+from ._jax_errors import generator_under_trace, needs_key
 
-_MASK32 = 0xFFFFFFFF
-
+if TYPE_CHECKING:
+    from .._plan import Plan
 
 def _jax() -> Any:
     import jax
@@ -30,7 +32,7 @@ def _jax() -> Any:
     return jax
 
 
-class JaxBackend:
+class JaxBackend(Defaults):
     """``jax.Array`` and tracers: a key (or an int seed) is required to draw a mask."""
 
     name = "jax.Array"
@@ -58,65 +60,46 @@ class JaxBackend:
     def can_advance(self, x: Any) -> bool:
         return not isinstance(x, _jax().core.Tracer)
 
+    def refuse_generator(self, fn: str) -> None:
+        generator_under_trace(fn)
+
     def native_source(self, generator: object) -> Source | None:
         data = _key_data(generator)
         return None if data is None else Key(data)
 
+    def native_keep(self, fn: str, x: Any, shape: Shape, rate: float, generator: Any) -> Any:
+        needs_key(fn, not self.can_advance(x))  # generator=None: JAX has no global stream
+
     def is_mask(self, x: Any, mask: object) -> bool:
         return self.matches(mask) and mask.dtype == bool  # type: ignore[attr-defined]
 
-    def mask(self, fn: str, x: Any, shape: tuple[int, ...], p: float, source: Source) -> Any:
-        return self._keep(shape, p, *self._key_and_stream(fn, x, source))
-
-    def _key_and_stream(self, fn: str, x: Any, source: Source) -> tuple[Any, Any]:
-        """The key's data and the stream's two words ``(lo, hi)`` of a key or a seed."""
-        if isinstance(source, Key):
-            return source.data, np.zeros(2, dtype=np.uint32)
-        if not isinstance(source, Portable):  # generator=None: JAX has no global stream
-            v.needs_key(fn, not self.can_advance(x))
-        seed, counter = source.take()
-        key = np.array([seed >> 32, seed & _MASK32], dtype=np.uint32)  # PRNGKey(seed)'s layout
-        stream = np.array([counter & _MASK32, counter >> 32], dtype=np.uint32)
-        return key, stream
-
-    def mask_region(
-        self, fn: str, x: Any, shape: tuple[int, ...], starts: tuple[Any, ...],
-        box: tuple[int, ...], p: float, source: Source,
+    def portable_keep(
+        self, x: Any, shape: Shape, starts: tuple[Any, ...], box: Shape, threshold: int,
+        stream: Stream,
     ) -> Any:  # fmt: skip
         import jax.numpy as jnp
 
-        if isinstance(source, Key):
-            key, stream = (source.data[-1], source.data[-2]), (0, 0)
-        elif isinstance(source, Portable):
-            seed, counter = source.take()
-            key, stream = key_and_stream(seed, counter)
-        else:  # generator=None: JAX has no global stream
-            v.needs_key(fn, not self.can_advance(x))
-        return ref.keep_mask_region(jnp, shape, starts, box, drop_threshold(p), key, stream,
-                                    dtype=jnp.uint32)  # fmt: skip
+        if box == shape and all(isinstance(s, int) for s in starts):
+            return _compiled_keep()(*_words(stream), shape=shape, threshold=threshold)
+        return ref.keep_mask_region(jnp, shape, starts, box, threshold, stream.key,
+                                    stream.counter, dtype=jnp.uint32)  # fmt: skip
 
-    def _keep(self, shape: tuple[int, ...], p: float, key: Any, stream: Any) -> Any:
-        import jax.numpy as jnp
-
-        threshold = drop_threshold(p)
-        if keeps_nothing(threshold):
-            return jnp.zeros(shape, dtype=bool)
-        return _compiled_keep()(key, stream, shape=shape, threshold=threshold)
-
-    def dropout(
-        self, fn: str, x: Any, shape: tuple[int, ...], p: float, source: Source, t: Transform,
-        inplace: bool,
-    ) -> Any:  # fmt: skip
-        threshold = drop_threshold(p)
-        if t.alpha or keeps_nothing(threshold) or x.size == 0:
-            return self.apply(x, self.mask(fn, x, shape, p, source), t, inplace)
-        key, stream = self._key_and_stream(fn, x, source)
-        return _compiled_dropout()(x, key, stream, shape=shape, threshold=threshold, a=t.a)
+    def fused(self, x: Any, plan: Plan, drawn: Stream | Any, t: Transform) -> Any:
+        """Mask and multiply as one compiled function (one compile for a new shape)."""
+        if (
+            not plan.portable or plan.keeps_nothing or not plan.whole
+            or not t.constant or t.alpha or x.size == 0
+        ):  # fmt: skip
+            return None
+        return _compiled_dropout()(x, *_words(drawn), shape=plan.shape,
+                                   threshold=plan.threshold, a=t.a)  # fmt: skip
 
     def apply(self, x: Any, keep: Any, t: Transform, inplace: bool) -> Any:
         import jax.numpy as jnp
 
         if not t.alpha:
+            if not t.constant:  # an array scale: traced, never a compile per value
+                return ref.apply(jnp, x, keep, t, inplace)
             return _compiled_apply()(x, keep, a=t.a)
         if x.size == 0:
             return ref.apply(jnp, x, keep, t, inplace)
@@ -128,27 +111,36 @@ class JaxBackend:
 
         return jnp.zeros_like(x)
 
-    def full(self, x: Any, shape: tuple[int, ...], value: bool) -> Any:
+    def full(self, x: Any, shape: Shape, value: bool) -> Any:
         import jax.numpy as jnp
 
         return jnp.full(shape, value, dtype=bool)
 
 
-def _keep_words(key: Any, stream: Any, *, shape: tuple[int, ...], threshold: int) -> Any:
-    """The keep mask of ``shape`` from a key's data and a stream's two words.
+def _words(stream: Stream) -> tuple[Any, Any, Any, Any]:
+    """The stream's four words as uint32 operands: jit arguments, so a new key never recompiles."""
+    return tuple(
+        np.uint32(w) if isinstance(w, int) else w for w in (*stream.key, *stream.counter)
+    )
 
-    The key's last two words are the Philox key ``(lo, hi)``: ``PRNGKey(s)`` holds
-    ``(s >> 32, s & 0xFFFFFFFF)``, read as the 64-bit seed ``s``. ``stream`` is ``(lo, hi)``.
+
+def _keep_words(
+    k0: Any, k1: Any, s0: Any, s1: Any, *, shape: tuple[int, ...], threshold: int
+) -> Any:
+    """The keep mask of ``shape`` from the Philox key words ``(k0, k1)`` and stream ``(s0, s1)``.
+
+    ``PRNGKey(s)`` holds ``(s >> 32, s & 0xFFFFFFFF)``: its key words are ``(data[-1], data[-2])``,
+    the 64-bit seed ``s``.
     """
     import jax.numpy as jnp
 
     def keep(key: Any) -> Any:
         index = jnp.arange(math.prod(shape), dtype=jnp.uint32).reshape(shape)
-        words = words_at(jnp, index, (key[-1], key[-2]), (stream[0], stream[1]))
+        words = words_at(jnp, index, (key[0], key[1]), (s0, s1))
         return words >= jnp.uint32(threshold)
 
     if 1 not in shape or shape[-1] == 1:
-        return keep(key)
+        return keep((k0, k1))
     # A mask that broadcasts along an axis before its innermost one (channels_last): XLA fuses
     # its Philox rounds into the loop over the data and recomputes them for every element: 33
     # ms against 0.86 ms for (32, 56, 56, 64). (Where the innermost axes broadcast, channels
@@ -156,7 +148,8 @@ def _keep_words(key: Any, stream: Any, *, shape: tuple[int, ...], threshold: int
     # 56), and compiles in 160 ms, not 230.) A conditional's result is computed once. Its
     # predicate is always true, but data-dependent, so XLA cannot fold the conditional away;
     # the other branch is a cheap constant, not a second copy of Philox to compile.
-    predicate = (key[-1] | jnp.uint32(1)) != jnp.uint32(0)
+    key = jnp.stack([jnp.asarray(k0, dtype=jnp.uint32), jnp.asarray(k1, dtype=jnp.uint32)])
+    predicate = (key[0] | jnp.uint32(1)) != jnp.uint32(0)
     return _jax().lax.cond(predicate, keep, lambda _: jnp.zeros(shape, dtype=bool), key)
 
 
@@ -228,9 +221,10 @@ def _compiled_apply() -> Any:
 
 
 def _dropout_words(
-    x: Any, key: Any, stream: Any, *, shape: tuple[int, ...], threshold: int, a: float
-) -> Any:
-    return _apply_inverted(x, _keep_words(key, stream, shape=shape, threshold=threshold), a=a)
+    x: Any, k0: Any, k1: Any, s0: Any, s1: Any, *, shape: tuple[int, ...], threshold: int,
+    a: float,
+) -> Any:  # fmt: skip
+    return _apply_inverted(x, _keep_words(k0, k1, s0, s1, shape=shape, threshold=threshold), a=a)
 
 
 @functools.cache

@@ -10,19 +10,20 @@ general broadcast path. Every path is tested bit for bit against the array-API r
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from .. import _validation as v
-from .._random._philox import key_and_stream
-from .._random._source import Native, Portable, Source
-from .._scale import Transform, drop_threshold, keeps_nothing
+from .._random._source import Native, Source, Stream
+from .._scale import Transform
 from .._shapes import may_overlap
+from .._variants import Shape
 from . import _compiled, _cpu
 from . import _reference as ref
-from ._compiled import Kernels
-from ._contract import MAX_ENTRIES
+from ._contract import Defaults
+
+if TYPE_CHECKING:
+    from .._plan import Plan
 
 Array = np.ndarray[Any, Any]
 
@@ -50,12 +51,11 @@ def _mantissa(dtype: np.dtype[Any]) -> int:
     return m
 
 
-class NumPyBackend:
+class NumPyBackend(Defaults):
     """``numpy.ndarray``: the global stream for ``generator=None``; ``numpy.random.Generator``."""
 
     name = "numpy.ndarray"
     default_stream: Literal["global", "native"] = "global"
-    max_entries = MAX_ENTRIES
 
     @staticmethod
     def matches(x: object) -> bool:
@@ -76,43 +76,25 @@ class NumPyBackend:
             return "a numpy.ndarray view whose elements overlap in memory"
         return None
 
-    def can_advance(self, x: Any) -> bool:
-        return True
-
     def native_source(self, generator: object) -> Source | None:
         return Native(generator) if isinstance(generator, np.random.Generator) else None
+
+    def native_keep(self, fn: str, x: Any, shape: Shape, rate: float, generator: Any) -> Any:
+        return generator.random(shape) >= rate
 
     def is_mask(self, x: Any, mask: object) -> bool:
         return isinstance(mask, np.ndarray) and mask.dtype == np.bool_
 
-    def mask(self, fn: str, x: Any, shape: tuple[int, ...], p: float, source: Source) -> Any:
-        return self._mask(fn, shape, p, source, _cpu.compiled_for())
-
-    def _mask(
-        self, fn: str, shape: tuple[int, ...], p: float, source: Source, k: Kernels | None
-    ) -> Any:
-        if isinstance(source, Native):
-            return source.generator.random(shape) >= p
-        if not isinstance(source, Portable):
-            v.bad_generator(fn, source, self.name)
-        threshold = drop_threshold(p)
-        if keeps_nothing(threshold):
-            source.take()
-            return np.zeros(shape, dtype=bool)
-        words = _cpu.words(math.prod(shape), *source.take(), k)
-        return (words >= threshold).reshape(shape)
-
-    def mask_region(
-        self, fn: str, x: Any, shape: tuple[int, ...], starts: tuple[Any, ...],
-        box: tuple[int, ...], p: float, source: Source,
+    def portable_keep(
+        self, x: Any, shape: Shape, starts: tuple[Any, ...], box: Shape, threshold: int,
+        stream: Stream,
     ) -> Any:  # fmt: skip
-        if not isinstance(source, Portable):
-            v.bad_generator(fn, source, self.name)
-        seed, counter = source.take()
-        threshold = drop_threshold(p)
+        seed, counter = stream.ints()
         k = _cpu.compiled_for()
+        if box == shape:  # the whole mask (a shared axis reads index 0: starts are zeros)
+            return (_cpu.words(math.prod(shape), seed, counter, k) >= threshold).reshape(shape)
         span = _cpu.span(shape, starts, box)
-        if span is not None and k is not None and not keeps_nothing(threshold):
+        if span is not None and k is not None:
             # the compiled words of the run of indices that holds the box, then the box's
             first, n = span
             words = _cpu.words(n, seed, counter, k, start=first)
@@ -120,45 +102,37 @@ class NumPyBackend:
                 return (words >= threshold).reshape(box)
             index = ref.region_index(np, shape, starts, box, dtype=np.int64) - first
             return words[index] >= threshold
-        key, stream = key_and_stream(seed, counter)
-        return ref.keep_mask_region(np, shape, starts, box, threshold, key, stream,
-                                    dtype=np.uint64)  # fmt: skip
+        return ref.keep_mask_region(np, shape, starts, box, threshold, stream.key,
+                                    stream.counter, dtype=np.uint64)  # fmt: skip
 
-    def dropout(
-        self, fn: str, x: Any, shape: tuple[int, ...], p: float, source: Source, t: Transform,
-        inplace: bool,
-    ) -> Any:  # fmt: skip
-        threshold = drop_threshold(p)
-        kw = _cpu.compiled_for()  # decided once a call: for the words, and for x's memory
-        k = kw if kw is not None and _compiled.usable(x) else None
-        elementwise = shape == x.shape
-        rows = None if elementwise or k is None else _cpu.planes(x.shape, shape)
+    def fused(self, x: Any, plan: Plan, drawn: Stream | Any, t: Transform) -> Any:
+        """The compiled kernels: one call that reads the mask's words, never a boolean mask."""
+        k = _cpu.compiled_for()  # decided once a call: for the words, and for x's memory
         if (
-            t.alpha or k is None or not isinstance(source, Portable) or keeps_nothing(threshold)
-            or (rows is None and not elementwise)
+            k is None or not _compiled.usable(x) or not plan.portable
+            or plan.keeps_nothing or not plan.whole or not t.constant or t.alpha
         ):  # fmt: skip
-            return self._apply(x, self._mask(fn, shape, p, source, kw), t, inplace, k)
-        # the compiled kernels: one call that reads the mask's words, never a boolean mask
-        out = x if inplace else np.empty_like(x)
-        seed, counter = source.take()
+            return None
+        shape, threshold = plan.shape, plan.threshold
+        elementwise = shape == x.shape
+        rows = None if elementwise else _cpu.planes(x.shape, shape)
+        if rows is None and not elementwise:
+            return None
+        out = x if plan.inplace else np.empty_like(x)
+        seed, counter = drawn.ints()
         if elementwise:
             x1 = x.reshape(-1)  # the kernels run in place when given one object twice
-            _cpu.philox_dropout(x1, x1 if inplace else out.reshape(-1), seed, counter, threshold,
-                                t.a, k)  # fmt: skip
+            out1 = x1 if plan.inplace else out.reshape(-1)
+            _cpu.philox_dropout(x1, out1, seed, counter, threshold, t.a, k)
         else:
             words = _cpu.words(math.prod(shape), seed, counter, k)
             x2 = x.reshape(rows, -1)
-            out2 = x2 if inplace else out.reshape(rows, -1)
+            out2 = x2 if plan.inplace else out.reshape(rows, -1)
             _cpu.scale_rows(x2, out2, words, threshold, t.a, k)
         return out
 
     def apply(self, x: Any, keep: Any, t: Transform, inplace: bool) -> Any:
-        return self._apply(x, keep, t, inplace, _cpu.compiled_for(x))
-
-    def _apply(
-        self, x: Any, keep: Any, t: Transform, inplace: bool, k: Kernels | None,
-        threads: int | None = None,
-    ) -> Any:  # fmt: skip
+        k = _cpu.compiled_for(x)
         out = x if inplace else np.empty_like(x)
         if t.alpha:
             a, b_keep, b_drop = (np.asarray(c, dtype=x.dtype) for c in (t.a, t.b_keep, t.b_drop))
@@ -168,8 +142,8 @@ class NumPyBackend:
             _cpu.fill_where(out, keep, b_drop)
             return out
         # a Python float is a "weak" scalar for NumPy's own float dtypes (NEP 50), and exact
-        s: Any = t.a if x.dtype.kind == "f" else np.asarray(t.a, dtype=x.dtype)
-        rows = _cpu.planes(x.shape, keep.shape) if x.flags.c_contiguous else None
+        s: Any = t.a if x.dtype.kind == "f" and t.constant else np.asarray(t.a, dtype=x.dtype)
+        rows = _cpu.planes(x.shape, keep.shape) if x.flags.c_contiguous and t.constant else None
         if rows is None:
             np.multiply(x, s, out=out)
             _cpu.fill_where(out, keep, 0)
@@ -178,10 +152,9 @@ class NumPyBackend:
         out2 = x2 if inplace else out.reshape(rows, -1)  # one object twice: in place
         if x2.shape[1] == 1 and x.itemsize in (2, 4, 8):  # an element-wise mask
             x1 = x2.reshape(-1)
-            _cpu.select(x1, x1 if inplace else out2.reshape(-1), keep1, None, s, k,
-                        threads=threads)  # fmt: skip
+            _cpu.select(x1, x1 if inplace else out2.reshape(-1), keep1, None, s, k)
         else:
-            _cpu.scale_rows(x2, out2, keep1, None, s, k, threads=threads)
+            _cpu.scale_rows(x2, out2, keep1, None, s, k)
         return out
 
     def zeros(self, x: Any, inplace: bool) -> Any:
@@ -190,5 +163,5 @@ class NumPyBackend:
         x[...] = 0
         return x
 
-    def full(self, x: Any, shape: tuple[int, ...], value: bool) -> Any:
+    def full(self, x: Any, shape: Shape, value: bool) -> Any:
         return np.full(shape, value, dtype=bool)

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from .. import _validation as v
-from .._random._source import Native, Portable, Source
-from .._scale import Transform, drop_threshold, keeps_nothing
+from .._random._source import Native, Portable, Source, Stream
+from .._scale import Transform
 from .._shapes import mask_box, may_overlap
-from ._contract import MAX_ENTRIES
+from .._variants import Shape
+from ._contract import Defaults
+from ._torch_errors import dtensor_needs_portable, dtensor_partial
 
-_MASK32 = 0xFFFFFFFF
+if TYPE_CHECKING:
+    from .._plan import Plan
 
 
 def _is_dtensor(x: Any) -> bool:
@@ -34,12 +36,11 @@ def _torch() -> Any:
     return torch
 
 
-class TorchBackend:
+class TorchBackend(Defaults):
     """``torch.Tensor`` on any device: torch's default generator for ``generator=None``."""
 
     name = "torch.Tensor"
     default_stream: Literal["global", "native"] = "native"
-    max_entries = MAX_ENTRIES
 
     @staticmethod
     def matches(x: object) -> bool:
@@ -74,9 +75,6 @@ class TorchBackend:
             return "a torch.Tensor view whose elements overlap in memory (expand, as_strided)"
         return None
 
-    def can_advance(self, x: Any) -> bool:
-        return True
-
     def native_source(self, generator: object) -> Source | None:
         torch = _torch()
         if isinstance(generator, torch.Generator):
@@ -91,66 +89,61 @@ class TorchBackend:
             return Portable(generator)  # a seed tensor: a changing seed that never recompiles
         return None
 
+    def native_keep(self, fn: str, x: Any, shape: Shape, rate: float, generator: Any) -> Any:
+        from ._torch_ops import native_noise
+
+        return native_noise(fn, x, shape, rate, generator) != 0
+
     def is_mask(self, x: Any, mask: object) -> bool:
         torch = _torch()
         return isinstance(mask, torch.Tensor) and mask.dtype == torch.bool
 
-    def mask(self, fn: str, x: Any, shape: tuple[int, ...], p: float, source: Source) -> Any:
-        from ._torch_ops import native_noise, portable_mask
+    def take(self, fn: str, source: Portable) -> Any:
+        """``(seed, counter)`` as a Stream, or an int64 state tensor inside a graph."""
+        from ._torch_ops import take
 
-        if isinstance(source, Native):  # torch's generators, exactly as F.dropout2d draws
-            return native_noise(fn, x, shape, p, source.generator) != 0
-        if not isinstance(source, Portable):
-            v.bad_generator(fn, source, self.name)
-        threshold = drop_threshold(p)
-        if keeps_nothing(threshold):
-            return x.new_zeros(shape, dtype=_torch().bool)
-        return portable_mask(fn, x, shape, threshold, source)
+        return take(fn, source)
 
-    def mask_region(
-        self, fn: str, x: Any, shape: tuple[int, ...], starts: tuple[Any, ...],
-        box: tuple[int, ...], p: float, source: Source,
+    def portable_keep(
+        self, x: Any, shape: Shape, starts: tuple[Any, ...], box: Shape, threshold: int,
+        stream: Any,
     ) -> Any:  # fmt: skip
-        from ._torch_ops import portable_mask_region
+        from ._torch_ops import portable_mask, portable_mask_region
 
-        if not isinstance(source, Portable):
-            v.bad_generator(fn, source, self.name)
-        threshold = drop_threshold(p)
-        if keeps_nothing(threshold):
-            return x.new_zeros(box, dtype=_torch().bool)
-        return portable_mask_region(fn, x, shape, starts, box, threshold, source)
+        if box == shape and all(isinstance(s, int) for s in starts):
+            return portable_mask(x, shape, threshold, stream)
+        return portable_mask_region(x, shape, starts, box, threshold, stream)
 
-    def dropout(
-        self, fn: str, x: Any, shape: tuple[int, ...], p: float, source: Source, t: Transform,
-        inplace: bool,
-    ) -> Any:  # fmt: skip
+    def fused(self, x: Any, plan: Plan, drawn: Stream | Any, t: Transform) -> Any:
         if _is_dtensor(x):
-            return self._dtensor(fn, x, shape, p, source, t, inplace)
-        if isinstance(source, Native) and not t.alpha:
+            return self._dtensor(x, plan, drawn, t)
+        if not plan.portable and t.constant and not t.alpha:
             # the kernel takes bernoulli_'s 0/1 noise as the mask: no op to make booleans
             from ._torch_ops import native_noise, scaled_mask
 
-            return scaled_mask(x, native_noise(fn, x, shape, p, source.generator), t.a, inplace)
-        return self.apply(x, self.mask(fn, x, shape, p, source), t, inplace)
+            noise = native_noise(plan.fn, x, plan.shape, plan.rate, plan.generator)
+            return scaled_mask(x, noise, t.a, plan.inplace)
+        return None
 
-    def _dtensor(
-        self, fn: str, x: Any, shape: tuple[int, ...], p: float, source: Source, t: Transform,
-        inplace: bool,
-    ) -> Any:  # fmt: skip
+    def _dtensor(self, x: Any, plan: Plan, drawn: Any, t: Transform) -> Any:
         """A ``DTensor``: each rank computes its own shard's part, with no communication."""
         from torch.distributed.tensor import DTensor, Partial
         from torch.distributed.tensor._utils import compute_local_shape_and_global_offset
 
-        if not isinstance(source, Portable):
-            v.dtensor_needs_portable(fn)
+        if not plan.portable:
+            dtensor_needs_portable(plan.fn)
         if any(isinstance(placement, Partial) for placement in x.placements):
-            v.dtensor_partial(fn, x.placements)
+            dtensor_partial(plan.fn, x.placements)
         local = x.to_local()
         _, offset = compute_local_shape_and_global_offset(x.shape, x.device_mesh, x.placements)
-        at, box = mask_box(shape, tuple(int(o) for o in offset), tuple(local.shape))
-        keep = self.mask_region(fn, local, shape, at, box, p, source)
-        out = self.apply(local, keep, t, inplace)
-        if inplace:
+        here = tuple(int(o) + s for o, s in zip(offset, plan.starts, strict=True))
+        at, box = mask_box(plan.shape, here, tuple(local.shape))
+        if plan.keeps_nothing:
+            keep = local.new_zeros(box, dtype=_torch().bool)
+        else:
+            keep = self.portable_keep(local, plan.shape, at, box, plan.threshold, drawn)
+        out = self.apply(local, keep, t, plan.inplace)
+        if plan.inplace:
             return x
         return DTensor.from_local(out, x.device_mesh, x.placements, run_check=False,
                                   shape=x.shape, stride=x.stride())  # fmt: skip
@@ -159,8 +152,10 @@ class TorchBackend:
         if t.alpha:
             out = x.mul_(t.a) if inplace else x * t.a
             return out.add_(t.b_keep).masked_fill_(~keep, t.b_drop)
-        from ._torch_ops import scaled_mask
+        from ._torch_ops import composite, scaled_mask
 
+        if not t.constant:  # a scale tensor: aten ops, which every torch subsystem takes
+            return composite(x, keep, t.a, inplace)
         return scaled_mask(x, keep, t.a, inplace)
 
     def zeros(self, x: Any, inplace: bool) -> Any:
@@ -169,5 +164,5 @@ class TorchBackend:
         out = x.mul_(0.0) if inplace else x * 0.0
         return out.fill_(0.0)
 
-    def full(self, x: Any, shape: tuple[int, ...], value: bool) -> Any:
+    def full(self, x: Any, shape: Shape, value: bool) -> Any:
         return x.new_full(shape, value, dtype=_torch().bool)

@@ -32,12 +32,12 @@ import numpy as np
 import torch
 from torch.autograd import forward_ad
 
-from .. import _validation as v
 from .._random import random_words
 from .._random._generator import Generator, attach_torch_state
 from .._random._philox import key_and_stream, words_at
-from .._random._source import Portable
+from .._random._source import Portable, Stream
 from . import _cpu, _torch_recompute
+from . import _torch_errors as v
 from ._torch_recompute import replayed
 
 _MASK64 = 2**64 - 1
@@ -99,7 +99,7 @@ def _zero(x: torch.Tensor, eager: bool) -> torch.Tensor | float:
     return zero
 
 
-def _composite(
+def composite(
     x: torch.Tensor, keep: torch.Tensor, scale: float, inplace: bool, eager: bool = False
 ) -> torch.Tensor:
     """The op as aten ops: exact, and differentiable, batchable and traceable everywhere.
@@ -153,7 +153,7 @@ def _kernel(x: torch.Tensor, keep: torch.Tensor, scale: float, inplace: bool) ->
     """The op's implementation on real tensors: the plane kernel where it applies."""
     rows = _rows(x, keep)
     if rows is None:
-        return _composite(x, keep, scale, inplace, eager=type(x) is torch.Tensor)
+        return composite(x, keep, scale, inplace, eager=type(x) is torch.Tensor)
     out = x if inplace else torch.empty_like(x)
     _on_memory(x, out, keep, rows, scale)
     if inplace and not x.is_inference():
@@ -197,7 +197,7 @@ def _(
         x = x.expand(info.batch_size, *x.shape)
     elif keep_dim is not None and keep.dim() < x.dim():
         keep = keep.reshape(keep.shape[0], *(1,) * (x.dim() - keep.dim()), *keep.shape[1:])
-    return _composite(x, keep, scale, False), 0
+    return composite(x, keep, scale, False), 0
 
 
 class _ScaledMask(torch.autograd.Function):
@@ -245,11 +245,11 @@ def scaled_mask(x: torch.Tensor, keep: torch.Tensor, scale: float, inplace: bool
     """
     plain = _plain(x)
     if not plain or not x.is_cpu or x.nbytes < _KERNEL_BYTES:
-        return _composite(x, keep, scale, inplace, plain and not _watched())
+        return composite(x, keep, scale, inplace, plain and not _watched())
     watched = _watched()
     if not (x.requires_grad and torch.is_grad_enabled()):
         if watched:
-            return _composite(x, keep, scale, inplace)
+            return composite(x, keep, scale, inplace)
         return _kernel(x, keep, scale, inplace)
     if watched:
         out: torch.Tensor = _scaled_mask_op(x, keep, scale)
@@ -358,59 +358,60 @@ def _(state: torch.Tensor) -> torch.Tensor:
     return torch.empty_like(state)
 
 
-def _draw(fn: str, source: Portable) -> tuple[int, int] | torch.Tensor:
-    """The call's ``(seed, counter)``: Python ints, or an int64 tensor inside a graph.
+def take(fn: str, source: Portable) -> Stream | torch.Tensor:
+    """The call's stream: a :class:`Stream` of ints, or an int64 ``(seed, counter)`` tensor.
 
     A seed tensor, and a ``Generator`` under ``torch.compile`` (its counter tensor, advanced by
-    ``take_`` in the graph), give a tensor, so that nothing recompiles.
+    ``take_`` in the graph), give a tensor, so that nothing recompiles. Eager draws of a
+    ``Generator`` are replayed by checkpoint recomputes.
     """
     stream = source.stream
     if isinstance(stream, torch.Tensor):  # a 0-d integer seed tensor: counter 0
         seed_t = stream.detach().reshape(()).to(device="cpu", dtype=torch.int64)
         return torch.stack([seed_t, torch.zeros_like(seed_t)])
     if not isinstance(stream, Generator):
-        return stream, 0
+        return Stream.of(stream, 0)
     if _tracing():
         v.generator_under_jit_trace(fn)
     if not torch.compiler.is_compiling():
         taken, _ = replayed(fn, stream.next_stream)
-        return taken
+        return Stream.of(*taken)
     if stream._tensor is None:
-        return stream._advance()  # no tensor attached: correct, but recompiles
+        return Stream.of(*stream._advance())  # no tensor attached: correct, but recompiles
     state: torch.Tensor = _take_op(stream._tensor)
     return state
 
 
-def _state(drawn: tuple[int, int] | torch.Tensor) -> torch.Tensor:
+def _state(drawn: Stream | torch.Tensor) -> torch.Tensor:
     if isinstance(drawn, torch.Tensor):
         return drawn
-    return torch.tensor([_signed(drawn[0]), _signed(drawn[1])], dtype=torch.int64)
+    seed, counter = drawn.ints()
+    return torch.tensor([_signed(seed), _signed(counter)], dtype=torch.int64)
 
 
 def portable_mask(
-    fn: str, x: torch.Tensor, shape: tuple[int, ...], threshold: int, source: Portable
+    x: torch.Tensor, shape: tuple[int, ...], threshold: int, drawn: Stream | torch.Tensor
 ) -> torch.Tensor:
-    """The portable mask for ``x``: counters taken once, checkpoint-safe, compile-friendly."""
-    drawn, dims = _draw(fn, source), list(shape)
+    """The portable mask for ``x``: taken once, checkpoint-safe, compile-friendly."""
+    dims = list(shape)
     x = x.detach()  # only its device and vmap's batching matter: the mask has no gradient
-    if not isinstance(drawn, torch.Tensor) and _plain(x) and not _watched():
-        return _portable_keep(x.device, dims, *drawn, threshold)
+    if isinstance(drawn, Stream) and _plain(x) and not _watched():
+        return _portable_keep(x.device, dims, *drawn.ints(), threshold)
     keep: torch.Tensor = _portable_keep_op(x, _state(drawn), dims, threshold)
     return keep
 
 
 def portable_mask_region(
-    fn: str, x: torch.Tensor, shape: tuple[int, ...], starts: tuple[Any, ...],
-    box: tuple[int, ...], threshold: int, source: Portable,
+    x: torch.Tensor, shape: tuple[int, ...], starts: tuple[Any, ...], box: tuple[int, ...],
+    threshold: int, drawn: Stream | torch.Tensor,
 ) -> torch.Tensor:  # fmt: skip
     """The box at ``starts`` of the portable mask of ``shape`` (offsets may be tensors)."""
     import array_api_compat.torch as xp
 
     from ._reference import region_index
 
-    state = _state(_draw(fn, source))
     index = region_index(xp, shape, starts, box, dtype=torch.int64, device=x.device)
-    keep: torch.Tensor = _portable_keep_at_op(x.detach(), index, state, threshold)
+    keep: torch.Tensor = _portable_keep_at_op(x.detach(), index, _state(drawn), threshold)
     return keep
 
 

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 import torch
 import torch.utils.checkpoint as _ckpt
 
-from .. import _validation as v
+from . import _torch_errors as v
 
 T = TypeVar("T")
 

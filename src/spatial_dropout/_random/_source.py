@@ -1,8 +1,8 @@
 """Where a call's random bits come from: the ``generator`` argument, resolved once per call.
 
-Every public function turns ``generator=`` (and JAX's ``key=``) into one of three small values
-at its very top, under its own name, before anything else happens; backends receive that value
-and never sort generators themselves:
+The engine (``_plan.py``) turns ``generator=`` (and JAX's ``key=``) into one of three small values
+before anything else happens; backends receive what the engine draws from it and never sort
+generators themselves:
 
 - :class:`Portable`: the portable Philox stream, ``(seed, counter)``; from an ``int`` seed (a
   fresh ``Generator(seed)``), a ``Generator``, or ``None`` where the input's framework has no
@@ -10,18 +10,41 @@ and never sort generators themselves:
 - :class:`Native`: a framework's own generator, drawn exactly as that framework draws; ``None``
   inside means the framework's default one (torch's, for ``generator=None`` on a tensor).
 - :class:`Key`: a JAX key's data words (traced under ``jit``), on the portable stream 0.
+
+A portable draw hands the backend a :class:`Stream`: the Philox key and counter words.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .. import _validation as v
 from ._generator import Generator, default_generator
+from ._philox import key_and_stream
 
-if TYPE_CHECKING:
-    from .._backends import Backend
+
+@dataclass(frozen=True)
+class Stream:
+    """One call's Philox key and counter words, ``(lo, hi)`` each: ints, or traced uint32 arrays.
+
+    >>> Stream.of(2**32 + 5, 7)
+    Stream(key=(5, 1), counter=(7, 0))
+    >>> Stream.of(2**32 + 5, 7).ints()
+    (4294967301, 7)
+    """
+
+    key: tuple[Any, Any]
+    counter: tuple[Any, Any]
+
+    @staticmethod
+    def of(seed: int, counter: int) -> Stream:
+        """The words of a 64-bit seed and call counter."""
+        return Stream(*key_and_stream(seed, counter))
+
+    def ints(self) -> tuple[int, int]:
+        """``(seed, counter)`` as Python ints (only for a stream of ints)."""
+        (k0, k1), (c0, c1) = self.key, self.counter
+        return int(k0) | int(k1) << 32, int(c0) | int(c1) << 32
 
 
 @dataclass(frozen=True)
@@ -59,31 +82,11 @@ class Key:
 
     data: Any
 
+    def stream(self) -> Stream:
+        """The key's words on the portable stream 0."""
+        return Stream((self.data[-1], self.data[-2]), (0, 0))
+
 
 Source = Portable | Native | Key
-_GLOBAL = Portable(default_generator)  # generator=None where the framework has no generator
-_DEFAULT = Native()
-
-
-def resolve(fn: str, generator: object, key: object, backend: Backend, x: object) -> Source:
-    """Turn ``generator``/``key`` into a :data:`Source` for ``backend``, or raise naming ``fn``.
-
-    Runs on every call, also where no mask is drawn (eval, ``p`` of 0 or 1), so that a bad
-    generator is never accepted silently.
-    """
-    if key is not None:
-        if generator is not None:
-            v.generator_and_key(fn)
-        generator = key
-    if generator is None:
-        return _GLOBAL if backend.default_stream == "global" else _DEFAULT
-    if isinstance(generator, Generator):
-        if not backend.can_advance(x):
-            v.generator_under_trace(fn)
-        return Portable(generator)
-    if isinstance(generator, int) and not isinstance(generator, bool):
-        return Portable(v.check_seed(fn, generator))
-    native = backend.native_source(generator)
-    if native is None:
-        v.bad_generator(fn, generator, backend.name)
-    return native
+GLOBAL = Portable(default_generator)  # generator=None where the framework has no generator
+DEFAULT = Native()

@@ -1,0 +1,317 @@
+"""The engine: a call becomes one frozen :class:`Plan`, and one executor runs it.
+
+Every decision of a call is made here, once, and read everywhere else: the resolved random
+source, the variant's parameters and the rate its draw uses, the drawn mask's shape and the part
+of it that ``input`` reads (``offset=``), the 32-bit threshold and the keeps-nothing case, and the
+counter rule (a call in training with ``0 < p`` takes exactly one draw). A backend only draws
+(portable words at logical indices, or its framework's own generator) and applies; it may offer
+a fused path, which the executor asks first.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, TypeVar
+
+from . import _validation as v
+from ._options import unpack
+from ._random._generator import Generator
+from ._random._source import DEFAULT, GLOBAL, Key, Native, Portable, Source, Stream
+from ._scale import MASK32, Transform, drop_threshold
+from ._shapes import check_region, mask_box
+from ._variants import Params, Shape, Variant, WindowAny
+
+
+class Array(Protocol):
+    @property
+    def shape(self) -> Any: ...
+    @property
+    def dtype(self) -> Any: ...
+
+
+ArrayT = TypeVar("ArrayT", bound=Array)
+_NO_PARAMS: Params = {}
+
+
+class Backend(Protocol):
+    """The backend contract: one framework's arrays.
+
+    The first eight members are what every backend implements; the rest have defaults
+    (``_backends/_contract.Defaults``) that a backend may override. The engine has made every
+    decision before it calls a backend: a backend never sorts generator kinds, computes
+    thresholds or checks ``p``.
+
+    Attributes
+    ----------
+    name : str
+        The array type as users write it (``numpy.ndarray``), for error messages.
+    default_stream : {"global", "native"}
+        What ``generator=None`` draws from: the library's global ``Generator``, or the
+        framework's own default (torch's generator; JAX has none and asks for a key).
+    """
+
+    name: str
+    default_stream: Literal["global", "native"]
+
+    @staticmethod
+    def matches(x: object) -> bool:
+        """Whether ``x`` is this backend's array (never imports a framework)."""
+
+    def mantissa(self, x: Any) -> int:
+        """Explicit mantissa bits of ``x``'s dtype (52, 23, 10, 7); -1 another float, 0 none."""
+
+    def why_not_writeable(self, x: Any) -> str | None:
+        """``None`` if ``x`` can be written in place, else what it is, for the message."""
+
+    def portable_keep(
+        self, x: Any, shape: Shape, starts: tuple[Any, ...], box: Shape, threshold: int,
+        stream: Stream | Any,
+    ) -> Any:  # fmt: skip
+        """The ``box`` at ``starts`` of the portable keep mask of ``shape``, on ``x``'s device.
+
+        Entry ``i`` (C order in ``shape``) is kept iff word ``i`` of ``stream`` is at least
+        ``threshold`` (``< 2**32``). ``starts`` may hold traced integers.
+        """
+
+    def native_keep(self, fn: str, x: Any, shape: Shape, rate: float, generator: Any) -> Any:
+        """A keep mask of ``shape`` drawn from the framework's ``generator`` (None: default)."""
+
+    def apply(self, x: Any, keep: Any, t: Transform, inplace: bool) -> Any:
+        """Apply ``t`` under a boolean ``keep`` that broadcasts to ``x``."""
+
+    # ---- optional: Defaults implements each
+
+    max_entries: int
+    window_any: WindowAny | None
+
+    def size(self, x: Any) -> int: ...
+    def can_advance(self, x: Any) -> bool: ...
+    def refuse_generator(self, fn: str) -> None: ...
+    def native_source(self, generator: object) -> Source | None: ...
+    def take(self, fn: str, source: Portable) -> Stream | Any: ...
+    def fused(self, x: Any, plan: Plan, drawn: Stream | Any, t: Transform) -> Any: ...
+    def is_mask(self, x: Any, mask: object) -> bool: ...
+    def zeros(self, x: Any, inplace: bool) -> Any: ...
+    def full(self, x: Any, shape: Shape, value: bool) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a call does, decided before anything is drawn.
+
+    Attributes
+    ----------
+    fn : str
+        The public name, for messages.
+    variant, params
+        What to do (see :class:`~spatial_dropout._variants.Variant`), with its own arguments.
+    p, rate : float
+        The caller's rate, and the rate each drawn entry is dropped with.
+    threshold : int
+        Drawn words below it are dropped (``round(rate * 2**32)``).
+    keeps_nothing : bool
+        The portable draw keeps no entry (``rate`` rounds to 1 in 32 bits).
+    all_dropped : bool
+        ``p == 1``: the result is all zeros, whatever is drawn.
+    shape : tuple of int
+        The drawn mask's shape, of the whole (global) array.
+    starts, box : tuple
+        Where ``input``'s part of that mask starts (maybe traced) and its shape.
+    whole : bool
+        ``input`` reads the whole mask (no ``offset``/``global_shape``).
+    source : Source
+        The resolved ``generator``/``key``.
+    portable : bool
+        Drawn from the portable stream (not a framework's own generator).
+    generator : object
+        Not portable: the framework's generator to draw from (None: its default one).
+    mantissa : int
+        Explicit mantissa bits of ``input``'s dtype.
+    inplace : bool
+        Write into ``input``.
+    """
+
+    fn: str
+    variant: Variant
+    params: Params
+    p: float
+    rate: float
+    threshold: int
+    keeps_nothing: bool
+    all_dropped: bool
+    shape: Shape
+    starts: tuple[Any, ...]
+    box: Shape
+    whole: bool
+    source: Source
+    portable: bool
+    generator: Any
+    mantissa: int
+    inplace: bool
+
+    def transform(self, keep: Any = None) -> Transform:
+        """The variant's transform (``keep``: the grown mask, for a variant that grows one)."""
+        return self.variant.transform(self.p, self.mantissa, keep, self.params)
+
+
+def resolve(fn: str, generator: object, key: object, backend: Backend, x: object) -> Source:
+    """Turn ``generator``/``key`` into a :data:`Source` for ``backend``, or raise naming ``fn``.
+
+    Runs on every call, also where no mask is drawn (eval, ``p`` of 0 or 1), so that a bad
+    generator is never accepted silently. Messages name the argument the caller wrote.
+    """
+    name = "generator"
+    if key is not None:
+        if generator is not None:
+            v.generator_and_key(fn)
+        generator, name = key, "key"
+    if generator is None:
+        return GLOBAL if backend.default_stream == "global" else DEFAULT
+    if isinstance(generator, Generator):
+        if not backend.can_advance(x):
+            backend.refuse_generator(fn)
+        return Portable(generator)
+    if isinstance(generator, int) and not isinstance(generator, bool):
+        return Portable(v.check_seed(fn, generator, name, " (an int seed)"))
+    native = backend.native_source(generator)
+    if native is None:
+        v.bad_generator(fn, name, generator, backend.name)
+    return native
+
+
+def plan(
+    variant: Variant,
+    backend: Backend,
+    x: Array,
+    p: object,
+    training: object,
+    inplace: object,
+    generator: object,
+    key: object,
+    data_format: object = "channels_first",
+    offset: object = None,
+    global_shape: object = None,
+    params: Params = _NO_PARAMS,
+    fn: str | None = None,
+    values: bool = True,
+) -> Plan | None:
+    """Validate every argument and decide the call; None where nothing is drawn (``x`` returns).
+
+    Validation runs on every call, also in eval and at ``p == 0``. ``values=False`` plans a
+    mask alone (``dropout_mask``): any dtype, and a plan also at ``p == 0``.
+    """
+    fn = fn or variant.name
+    p, training, inplace = unpack(fn, p, training, inplace)
+    source = resolve(fn, generator, key, backend, x)
+    prob = v.check_p(fn, p)
+    train = v.check_bool(fn, "training", training)
+    in_place = v.check_bool(fn, "inplace", inplace)
+    fmt = v.check_data_format(fn, data_format)
+    shape = tuple(x.shape)
+    whole = offset is None and global_shape is None
+    if whole:
+        starts, full = (0,) * len(shape), shape
+    else:
+        starts, full = check_region(fn, shape, offset, global_shape)
+    portable = not isinstance(source, Native)
+    if not whole and not portable:
+        v.region_needs_portable(fn)
+    given = variant.params(fn, full, params) if variant.params is not None else params
+    if values and (not train or prob == 0.0):
+        return None
+    mant = backend.mantissa(x)
+    if values and backend.size(x) != 0:  # an empty array returns as it is, whatever its dtype
+        if mant <= 0:
+            v.not_floating(fn, x.dtype, mant < 0)
+        if in_place and (why := backend.why_not_writeable(x)) is not None:
+            v.not_writeable(fn, why)
+    mask = variant.mask_shape(full, fmt, given)
+    if not whole and variant.grow is not None:
+        v.not_for_variant(fn, "offset", "variants whose mask is drawn, not grown")
+    at, box = ((0,) * len(mask), mask) if whole else mask_box(mask, starts, shape)
+    rate = variant.rate(prob, full, given) if variant.rate is not None else prob
+    threshold = drop_threshold(rate)
+    if portable and math.prod(mask) > backend.max_entries:
+        v.too_many_entries(fn, math.prod(mask), backend.max_entries)
+    native = None if portable else source.generator  # type: ignore[union-attr]
+    return Plan(
+        fn, variant, given, prob, rate, threshold, threshold > MASK32, prob == 1.0, mask, at,
+        box, whole, source, portable, native, mant, in_place,
+    )  # fmt: skip
+
+
+def draw(plan: Plan, backend: Backend, x: Any) -> Stream | Any:
+    """The call's one portable draw; None where the framework's own generator draws.
+
+    A :class:`Stream` (a ``Generator`` advances by one), or what the backend's ``take`` gives
+    (torch: a state tensor in a graph). A framework's own generator is drawn from by the
+    backend, as its framework does.
+    """
+    source = plan.source
+    if isinstance(source, Native):
+        return None
+    if isinstance(source, Key):
+        return source.stream()
+    return backend.take(plan.fn, source)
+
+
+def keep_mask(plan: Plan, backend: Backend, x: Any, drawn: Stream | Any) -> Any:
+    """``input``'s part of the drawn keep mask, grown where the variant grows one."""
+    if not plan.portable:
+        keep = backend.native_keep(plan.fn, x, plan.shape, plan.rate, plan.generator)
+    elif plan.keeps_nothing:
+        keep = backend.full(x, plan.box, False)
+    else:
+        keep = backend.portable_keep(x, plan.shape, plan.starts, plan.box, plan.threshold, drawn)
+    grow = plan.variant.grow
+    if grow is None:
+        return keep
+    return grow(keep, tuple(x.shape), plan.params, backend.window_any or window_any)
+
+
+def execute(plan: Plan, backend: Backend, x: ArrayT) -> ArrayT:
+    """Run ``plan`` on ``x``: one draw, then the backend's fused path or draw-and-apply."""
+    drawn = draw(plan, backend, x)
+    out: ArrayT
+    if plan.all_dropped:  # as PyTorch: all zeros, no inf from 1 / (1 - p)
+        out = backend.zeros(x, plan.inplace)
+        return out
+    if plan.variant.grow is None:
+        t = plan.transform()
+        fused = backend.fused(x, plan, drawn, t)
+        if fused is not None:
+            out = fused
+            return out
+        keep = keep_mask(plan, backend, x, drawn)
+    else:
+        keep = keep_mask(plan, backend, x, drawn)
+        t = plan.transform(keep)
+    out = backend.apply(x, keep, t, plan.inplace)
+    return out
+
+
+def window_any(dropped: Any, block: Shape) -> Any:
+    """The array-API window maximum of a boolean mask: see :data:`~._variants.WindowAny`.
+
+    Separable: one pass per axis, each an OR of ``block[k]`` shifted slices of the padded mask.
+    """
+    import array_api_compat as compat
+
+    xp = compat.array_namespace(dropped)
+    out = dropped
+    for axis, b in enumerate(block):
+        if b <= 1:
+            continue
+        pad_shape = list(out.shape)
+        pad_shape[axis] = b - 1
+        pad = xp.zeros(tuple(pad_shape), dtype=xp.bool, device=compat.device(out))
+        padded = xp.concat([pad, out, pad], axis=axis)
+        n = out.shape[axis] + b - 1
+        grown = None
+        for j in range(b):
+            index = tuple(slice(j, j + n) if d == axis else slice(None) for d in range(out.ndim))
+            part = padded[index]
+            grown = part if grown is None else grown | part
+        out = grown
+    return out
