@@ -136,16 +136,39 @@ def test_every_variant_has_a_function_and_a_layer_everywhere(module, name):
     assert variant.layer in mod.__all__
 
 
-def test_replace_dropout_covers_every_variant():
+def test_replace_dropout_covers_every_variant_with_a_torch_counterpart():
     from conftest import require
 
     torch = require("torch")
     from spatial_dropout import torch as sdt
 
-    model = torch.nn.Sequential(*(getattr(torch.nn, v.layer)(0.25) for v in VARIANTS.values()))
+    mapped = [v for v in VARIANTS.values() if v.torch_layer is not None]
+    model = torch.nn.Sequential(*(getattr(torch.nn, v.torch_layer)(0.25) for v in mapped))
     sdt.replace_dropout(model)
-    assert [type(m).__name__ for m in model] == [v.layer for v in VARIANTS.values()]
+    assert [type(m).__name__ for m in model] == [v.layer for v in mapped]
     assert all(type(m).__module__ == "spatial_dropout.torch" and m.p == 0.25 for m in model)
+
+
+def test_a_variant_without_a_torch_counterpart_leaves_the_torch_module_importable():
+    """A registry entry with ``torch_layer=None`` (and no layer class yet) breaks nothing."""
+    import subprocess
+    import sys
+
+    from conftest import require
+
+    require("torch")
+    code = (
+        "from spatial_dropout._variants import VARIANTS, Variant\n"
+        "from spatial_dropout._scale import inverted_transform\n"
+        "VARIANTS['drop_x'] = Variant('drop_x', 'DropX', lambda s, f, p: s, inverted_transform)\n"
+        "import spatial_dropout.torch as sdt, torch\n"
+        "m = sdt.replace_dropout(torch.nn.Sequential(torch.nn.Dropout(0.1)))\n"
+        "print(type(m[0]).__module__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "spatial_dropout.torch"
 
 
 def test_api_reference_page_lists_every_public_name():
@@ -189,15 +212,16 @@ def test_public_functions_document_every_section(name, obj):
 
 
 def test_every_raise_goes_through_validation():
-    """User-facing errors are written in _validation.py alone (ruff's EM rules keep their
-    messages in variables there)."""
+    """User-facing errors are written in _validation.py, in _shapes.py (the checks of
+    ``offset``/``global_shape``, beside the shapes they check) and in each framework's own
+    ``*_errors.py`` (ruff's EM rules keep their messages in variables there)."""
     import ast
     from pathlib import Path
 
     src = Path(sd.__file__).parent
     offenders = []
     for path in src.rglob("*.py"):
-        if path.name == "_validation.py" or path.name.endswith("_errors.py"):
+        if path.name in ("_validation.py", "_shapes.py") or path.name.endswith("_errors.py"):
             continue  # the core's messages, and each framework's own
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Raise) and node.exc is not None:

@@ -105,6 +105,33 @@ def test_p_one_gives_zeros_without_inf_or_nan(backend: Backend, kind):
         assert (backend.to_numpy(x).view(np.uint32) == 0).all()
 
 
+@pytest.mark.parametrize("dtype", ["float16", "float32"])
+@pytest.mark.parametrize("p", [1 - 1e-12, 1 - 2**-33])
+def test_p_rounding_to_one_gives_exact_zeros_in_every_dtype(backend: Backend, dtype, p):
+    """``p`` that rounds to 1 in 32 bits keeps nothing; in float16 its scale is ``inf``, and
+    ``0 * inf`` must not leak ``NaN`` (torch's composition did, found by the property test)."""
+    if dtype not in backend.dtypes:
+        pytest.skip(f"{backend.name} has no {dtype}")
+    data = np.array([[[np.inf, np.nan], [-1.0, 2.0]]], dtype=dtype)
+    for kind in ("dropout", "dropout2d"):
+        y = backend.to_numpy(backend.call(getattr(sd, kind), backend.asarray(data), p, True,
+                                          generator=3))  # fmt: skip
+        assert (bits(y) == 0).all(), (kind, y)
+    mask = backend.call(sd.dropout_mask, backend.asarray(data), 1.0, kind="dropout", generator=0)
+    y = backend.to_numpy(backend.call(sd.apply_mask, backend.asarray(data), mask, 1.0))
+    assert (bits(y) == 0).all(), ("apply_mask", y)
+
+
+def test_p_rounding_to_one_gives_exact_zero_gradients_on_torch():
+    torch = require("torch")
+    for inplace in (False, True):
+        x = torch.tensor([np.inf, np.nan, -1.0, 2.0], dtype=torch.float16, requires_grad=True)
+        y = sd.dropout(x * 1, 1 - 1e-12, True, inplace, generator=3)
+        y.backward(torch.full_like(y, np.inf))
+        assert (y.detach().view(torch.int16) == 0).all()
+        assert (x.grad.view(torch.int16) == 0).all(), inplace
+
+
 @pytest.mark.parametrize("shape", [(0,), (0, 3, 4, 4), (2, 0, 4, 4), (2, 3, 0, 0)])
 def test_empty_input_gives_empty_result(backend: Backend, shape):
     x = backend.asarray(np.empty(shape, np.float32))

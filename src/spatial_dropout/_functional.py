@@ -26,7 +26,7 @@ def _run(variant: Variant, x: ArrayT, *args: Any, **kwargs: Any) -> ArrayT:
     """
     backend = backend_for(kwargs.get("fn") or variant.name, x)
     call = plan(variant, backend, x, *args, **kwargs)
-    if call is None or backend.size(x) == 0:
+    if call is None or call.empty:
         if call is not None and call.portable:
             draw(call, backend, x)  # an empty shard advances a Generator as every other does
         return x
@@ -424,7 +424,7 @@ def dropout_mask(
     if call.p == 0.0:  # everything kept, nothing drawn
         return backend.full(input, call.box, True)
     drawn = draw(call, backend, input)  # one draw, as the call would take
-    if call.all_dropped or backend.size(input) == 0:
+    if call.all_dropped or call.empty:
         return backend.full(input, call.box, False)
     return keep_mask(call, backend, input, drawn)
 

@@ -11,6 +11,7 @@ a fused path, which the executor asks first.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
 
@@ -83,13 +84,16 @@ class Backend(Protocol):
     # ---- optional: Defaults implements each
 
     max_entries: int
-    window_any: WindowAny | None
+
+    @property
+    def window_any(self) -> WindowAny | None: ...
+    @property
+    def take(self) -> Callable[[str, Portable], Stream | Any] | None: ...
 
     def size(self, x: Any) -> int: ...
-    def can_advance(self, x: Any) -> bool: ...
-    def refuse_generator(self, fn: str) -> None: ...
+    @property
+    def check_generator(self) -> Callable[[str, Any], None] | None: ...
     def native_source(self, generator: object) -> Source | None: ...
-    def take(self, fn: str, source: Portable) -> Stream | Any: ...
     def fused(self, x: Any, plan: Plan, drawn: Stream | Any, t: Transform) -> Any: ...
     def is_mask(self, x: Any, mask: object) -> bool: ...
     def zeros(self, x: Any, inplace: bool) -> Any: ...
@@ -128,6 +132,10 @@ class Plan:
         Not portable: the framework's generator to draw from (None: its default one).
     mantissa : int
         Explicit mantissa bits of ``input``'s dtype.
+    empty : bool
+        ``input`` has no entries: it returns as it is (after the draw).
+    fixed : Transform or None
+        The transform, where it does not depend on the mask (a variant that grows none).
     inplace : bool
         Write into ``input``.
     """
@@ -149,9 +157,11 @@ class Plan:
     generator: Any
     mantissa: int
     inplace: bool
+    empty: bool
+    fixed: Transform | None
 
-    def transform(self, keep: Any = None) -> Transform:
-        """The variant's transform (``keep``: the grown mask, for a variant that grows one)."""
+    def transform(self, keep: Any) -> Transform:
+        """The variant's transform of the grown mask ``keep``."""
         return self.variant.transform(self.p, self.mantissa, keep, self.params)
 
 
@@ -169,8 +179,8 @@ def resolve(fn: str, generator: object, key: object, backend: Backend, x: object
     if generator is None:
         return GLOBAL if backend.default_stream == "global" else DEFAULT
     if isinstance(generator, Generator):
-        if not backend.can_advance(x):
-            backend.refuse_generator(fn)
+        if backend.check_generator is not None:  # a stateful Generator may not advance here
+            backend.check_generator(fn, x)
         return Portable(generator)
     if isinstance(generator, int) and not isinstance(generator, bool):
         return Portable(v.check_seed(fn, generator, name, " (an int seed)"))
@@ -202,7 +212,8 @@ def plan(
     mask alone (``dropout_mask``): any dtype, and a plan also at ``p == 0``.
     """
     fn = fn or variant.name
-    p, training, inplace = unpack(fn, p, training, inplace)
+    if type(p) is not float:  # the options form (a float needs no unpacking)
+        p, training, inplace = unpack(fn, p, training, inplace)
     source = resolve(fn, generator, key, backend, x)
     prob = v.check_p(fn, p)
     train = v.check_bool(fn, "training", training)
@@ -221,7 +232,8 @@ def plan(
     if values and (not train or prob == 0.0):
         return None
     mant = backend.mantissa(x)
-    if values and backend.size(x) != 0:  # an empty array returns as it is, whatever its dtype
+    empty = backend.size(x) == 0
+    if values and not empty:  # an empty array returns as it is, whatever its dtype
         if mant <= 0:
             v.not_floating(fn, x.dtype, mant < 0)
         if in_place and (why := backend.why_not_writeable(x)) is not None:
@@ -235,9 +247,12 @@ def plan(
     if portable and math.prod(mask) > backend.max_entries:
         v.too_many_entries(fn, math.prod(mask), backend.max_entries)
     native = None if portable else source.generator  # type: ignore[union-attr]
+    fixed = None
+    if variant.grow is None and values and not empty and prob < 1.0:
+        fixed = variant.transform(prob, mant, None, given)
     return Plan(
         fn, variant, given, prob, rate, threshold, threshold > MASK32, prob == 1.0, mask, at,
-        box, whole, source, portable, native, mant, in_place,
+        box, whole, source, portable, native, mant, in_place, empty, fixed,
     )  # fmt: skip
 
 
@@ -253,6 +268,8 @@ def draw(plan: Plan, backend: Backend, x: Any) -> Stream | Any:
         return None
     if isinstance(source, Key):
         return source.stream()
+    if backend.take is None:
+        return source.draw()
     return backend.take(plan.fn, source)
 
 
@@ -277,8 +294,8 @@ def execute(plan: Plan, backend: Backend, x: ArrayT) -> ArrayT:
     if plan.all_dropped:  # as PyTorch: all zeros, no inf from 1 / (1 - p)
         out = backend.zeros(x, plan.inplace)
         return out
-    if plan.variant.grow is None:
-        t = plan.transform()
+    if plan.fixed is not None:
+        t = plan.fixed
         fused = backend.fused(x, plan, drawn, t)
         if fused is not None:
             out = fused

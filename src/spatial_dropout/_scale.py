@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -86,11 +86,11 @@ class Transform:
     b_keep: float = 0.0
     b_drop: float = 0.0
     alpha: bool = False
+    constant: bool = field(init=False, repr=False, compare=False)
+    """Whether ``a`` is a Python float (the fused kernels take only those)."""
 
-    @property
-    def constant(self) -> bool:
-        """Whether ``a`` is a Python float (the fused kernels take only those)."""
-        return isinstance(self.a, float)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "constant", isinstance(self.a, float))
 
 
 def inverted_transform(p: float, mant: int, mask: Any = None, params: Any = None) -> Transform:

@@ -41,7 +41,7 @@ class ArrayAPIBackend(Defaults):
     ) -> Any:  # fmt: skip
         xp, device = ref.namespace(x), compat.device(x)
         if box == shape:
-            return ref.keep_mask(xp, shape, threshold, *stream.ints(), device=device)
+            return ref.keep_mask(xp, shape, threshold, *stream.ints, device=device)
         return ref.keep_mask_region(xp, shape, starts, box, threshold, stream.key, stream.counter,
                                     dtype=xp.uint64, device=device)  # fmt: skip
 

@@ -9,6 +9,7 @@ draw-and-apply, a window maximum for grown masks, how a ``Generator`` is taken.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._random._philox import MAX_ENTRIES
@@ -30,17 +31,14 @@ class Defaults:
     """The largest portable mask this backend can index without wrapping around."""
     window_any: WindowAny | None = None
     """A window maximum for grown masks; None: the engine's array-API one."""
+    check_generator: Callable[[str, Any], None] | None = None
+    """``(fn, x)``: raises where a stateful ``Generator`` may not advance (a JAX trace)."""
+    take: Callable[[str, Portable], Stream | Any] | None = None
+    """``(fn, source) -> stream``: how a portable draw is taken; None: ``source.stream()``."""
 
     def size(self, x: Any) -> int:
         """Number of entries."""
         return math.prod(int(d) for d in x.shape)
-
-    def can_advance(self, x: Any) -> bool:
-        """Whether a stateful ``Generator`` may advance here (not inside a JAX trace)."""
-        return True
-
-    def refuse_generator(self, fn: str) -> None:
-        """Raise: a ``Generator`` where ``can_advance`` is False (never reached by default)."""
 
     def native_source(self, generator: object) -> Source | None:
         """The source for this framework's own generator object; None: not one."""
@@ -49,10 +47,6 @@ class Defaults:
     def native_keep(self, fn: str, x: Any, shape: Shape, rate: float, generator: Any) -> Any:
         """Unreachable without ``native_source``: the engine never hands this backend one."""
         raise NotImplementedError
-
-    def take(self, fn: str, source: Portable) -> Stream | Any:
-        """The call's stream; a ``Generator`` advances by one, atomically."""
-        return Stream.of(*source.take())
 
     def fused(self, x: Any, plan: Plan, drawn: Stream | Any, t: Transform) -> Any:
         """Draw and apply in one pass, or None to decline (then: ``apply(x, keep, t)``)."""

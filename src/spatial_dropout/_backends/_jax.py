@@ -57,18 +57,17 @@ class JaxBackend(Defaults):
     def why_not_writeable(self, x: Any) -> str | None:
         return "a jax.Array (immutable)"
 
-    def can_advance(self, x: Any) -> bool:
-        return not isinstance(x, _jax().core.Tracer)
-
-    def refuse_generator(self, fn: str) -> None:
-        generator_under_trace(fn)
+    @staticmethod
+    def check_generator(fn: str, x: Any) -> None:
+        if isinstance(x, _jax().core.Tracer):  # its first mask would be baked in
+            generator_under_trace(fn)
 
     def native_source(self, generator: object) -> Source | None:
         data = _key_data(generator)
         return None if data is None else Key(data)
 
     def native_keep(self, fn: str, x: Any, shape: Shape, rate: float, generator: Any) -> Any:
-        needs_key(fn, not self.can_advance(x))  # generator=None: JAX has no global stream
+        needs_key(fn, isinstance(x, _jax().core.Tracer))  # generator=None: JAX has no stream
 
     def is_mask(self, x: Any, mask: object) -> bool:
         return self.matches(mask) and mask.dtype == bool  # type: ignore[attr-defined]

@@ -89,7 +89,7 @@ class NumPyBackend(Defaults):
         self, x: Any, shape: Shape, starts: tuple[Any, ...], box: Shape, threshold: int,
         stream: Stream,
     ) -> Any:  # fmt: skip
-        seed, counter = stream.ints()
+        seed, counter = stream.ints
         k = _cpu.compiled_for()
         if box == shape:  # the whole mask (a shared axis reads index 0: starts are zeros)
             return (_cpu.words(math.prod(shape), seed, counter, k) >= threshold).reshape(shape)
@@ -119,7 +119,7 @@ class NumPyBackend(Defaults):
         if rows is None and not elementwise:
             return None
         out = x if plan.inplace else np.empty_like(x)
-        seed, counter = drawn.ints()
+        seed, counter = drawn.ints
         if elementwise:
             x1 = x.reshape(-1)  # the kernels run in place when given one object twice
             out1 = x1 if plan.inplace else out.reshape(-1)

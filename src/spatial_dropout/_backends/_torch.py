@@ -98,7 +98,8 @@ class TorchBackend(Defaults):
         torch = _torch()
         return isinstance(mask, torch.Tensor) and mask.dtype == torch.bool
 
-    def take(self, fn: str, source: Portable) -> Any:
+    @staticmethod
+    def take(fn: str, source: Portable) -> Any:
         """``(seed, counter)`` as a Stream, or an int64 state tensor inside a graph."""
         from ._torch_ops import take
 
@@ -117,13 +118,11 @@ class TorchBackend(Defaults):
     def fused(self, x: Any, plan: Plan, drawn: Stream | Any, t: Transform) -> Any:
         if _is_dtensor(x):
             return self._dtensor(x, plan, drawn, t)
-        if not plan.portable and t.constant and not t.alpha:
-            # the kernel takes bernoulli_'s 0/1 noise as the mask: no op to make booleans
-            from ._torch_ops import native_noise, scaled_mask
+        if not t.constant or t.alpha:
+            return None
+        from ._torch_ops import fused
 
-            noise = native_noise(plan.fn, x, plan.shape, plan.rate, plan.generator)
-            return scaled_mask(x, noise, t.a, plan.inplace)
-        return None
+        return fused(x, plan, drawn, t.a)
 
     def _dtensor(self, x: Any, plan: Plan, drawn: Any, t: Transform) -> Any:
         """A ``DTensor``: each rank computes its own shard's part, with no communication."""

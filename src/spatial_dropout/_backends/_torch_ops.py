@@ -26,7 +26,7 @@ same map.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -39,6 +39,9 @@ from .._random._source import Portable, Stream
 from . import _cpu, _torch_recompute
 from . import _torch_errors as v
 from ._torch_recompute import replayed
+
+if TYPE_CHECKING:
+    from .._plan import Plan
 
 _MASK64 = 2**64 - 1
 _KERNEL_DTYPES = (torch.float32, torch.float64)
@@ -100,18 +103,25 @@ def _zero(x: torch.Tensor, eager: bool) -> torch.Tensor | float:
 
 
 def composite(
-    x: torch.Tensor, keep: torch.Tensor, scale: float, inplace: bool, eager: bool = False
-) -> torch.Tensor:
+    x: torch.Tensor, keep: torch.Tensor, scale: float | torch.Tensor, inplace: bool,
+    eager: bool = False,
+) -> torch.Tensor:  # fmt: skip
     """The op as aten ops: exact, and differentiable, batchable and traceable everywhere.
 
     ``where(keep, x, 0) * scale``: kept entries are one rounded multiply, dropped ones ``0 *
-    scale = +0.0`` whatever ``x`` held; the gradient is the same map.
+    scale = +0.0`` whatever ``x`` held; the gradient is the same map. Where ``scale`` may be
+    infinite (``p`` next to 1 in 16 bits, a scale tensor), ``0 * inf`` is ``NaN``: a second
+    select puts dropped entries, and their gradient, back to ``+0.0``.
     """
     if keep.dtype != torch.bool:
         keep = keep.bool()  # bernoulli_'s 0/1 noise
+    finite = isinstance(scale, float) and math.isfinite(scale)
     if inplace:
+        if not finite:
+            x.masked_fill_(~keep, 0.0)
         return x.mul_(scale).masked_fill_(~keep, 0.0)
-    return torch.where(keep, x, _zero(x, eager)).mul_(scale)
+    out = torch.where(keep, x, _zero(x, eager)).mul_(scale)
+    return out if finite else torch.where(keep, out, _zero(x, eager))
 
 
 def _rows(x: torch.Tensor, keep: torch.Tensor) -> int | None:
@@ -385,7 +395,7 @@ def take(fn: str, source: Portable) -> Stream | torch.Tensor:
 def _state(drawn: Stream | torch.Tensor) -> torch.Tensor:
     if isinstance(drawn, torch.Tensor):
         return drawn
-    seed, counter = drawn.ints()
+    seed, counter = drawn.ints
     return torch.tensor([_signed(seed), _signed(counter)], dtype=torch.int64)
 
 
@@ -396,7 +406,7 @@ def portable_mask(
     dims = list(shape)
     x = x.detach()  # only its device and vmap's batching matter: the mask has no gradient
     if isinstance(drawn, Stream) and _plain(x) and not _watched():
-        return _portable_keep(x.device, dims, *drawn.ints(), threshold)
+        return _portable_keep(x.device, dims, *drawn.ints, threshold)
     keep: torch.Tensor = _portable_keep_op(x, _state(drawn), dims, threshold)
     return keep
 
@@ -413,6 +423,21 @@ def portable_mask_region(
     index = region_index(xp, shape, starts, box, dtype=torch.int64, device=x.device)
     keep: torch.Tensor = _portable_keep_at_op(x.detach(), index, _state(drawn), threshold)
     return keep
+
+
+def fused(x: torch.Tensor, plan: Plan, drawn: Stream | torch.Tensor, scale: float) -> Any:
+    """Draw and apply inverted dropout in one call here, or None to decline.
+
+    A framework generator's draw reaches the kernel as ``bernoulli_``'s 0/1 noise (no op to
+    make booleans); a portable one as its boolean mask.
+    """
+    if not plan.portable:
+        noise = native_noise(plan.fn, x, plan.shape, plan.rate, plan.generator)
+        return scaled_mask(x, noise, scale, plan.inplace)
+    if plan.keeps_nothing or not plan.whole:
+        return None
+    keep = portable_mask(x, plan.shape, plan.threshold, drawn)
+    return scaled_mask(x, keep, scale, plan.inplace)
 
 
 def _default_generator(device: torch.device) -> torch.Generator | None:

@@ -20,31 +20,29 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._generator import Generator, default_generator
-from ._philox import key_and_stream
+
+_MASK32 = 0xFFFFFFFF
 
 
 @dataclass(frozen=True)
 class Stream:
     """One call's Philox key and counter words, ``(lo, hi)`` each: ints, or traced uint32 arrays.
 
+    ``ints`` is ``(seed, counter)`` as Python ints where they are known (not a traced key).
+
     >>> Stream.of(2**32 + 5, 7)
-    Stream(key=(5, 1), counter=(7, 0))
-    >>> Stream.of(2**32 + 5, 7).ints()
-    (4294967301, 7)
+    Stream(key=(5, 1), counter=(7, 0), ints=(4294967301, 7))
     """
 
     key: tuple[Any, Any]
     counter: tuple[Any, Any]
+    ints: tuple[int, int] = (0, 0)
 
     @staticmethod
     def of(seed: int, counter: int) -> Stream:
         """The words of a 64-bit seed and call counter."""
-        return Stream(*key_and_stream(seed, counter))
-
-    def ints(self) -> tuple[int, int]:
-        """``(seed, counter)`` as Python ints (only for a stream of ints)."""
-        (k0, k1), (c0, c1) = self.key, self.counter
-        return int(k0) | int(k1) << 32, int(c0) | int(c1) << 32
+        return Stream((seed & _MASK32, seed >> 32), (counter & _MASK32, counter >> 32),
+                      (seed, counter))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -52,21 +50,15 @@ class Portable:
     """The portable stream of an ``int`` seed (counter 0) or of a ``Generator``.
 
     A backend may also pass its own seed object (torch: a 0-d integer tensor, counter 0) that it
-    handles itself; ``take`` is for ``int`` and ``Generator``.
+    takes itself (``Backend.take``); ``draw`` is for ``int`` and ``Generator``.
     """
 
     stream: int | Generator | Any
 
-    def take(self, *, locked: bool = True) -> tuple[int, int]:
-        """``(seed, counter)`` of this call; a ``Generator`` advances by one, atomically.
-
-        ``locked=False`` is for ``torch.compile``, which cannot trace a lock (a compiled graph
-        replays this side effect after the graph, on the calling thread).
-        """
+    def draw(self) -> Stream:
+        """The call's :class:`Stream` (a ``Generator`` advances by one, atomically)."""
         g = self.stream
-        if isinstance(g, Generator):
-            return g.next_stream() if locked else g._advance()
-        return int(g), 0
+        return Stream.of(*(g.next_stream() if isinstance(g, Generator) else (int(g), 0)))
 
 
 @dataclass(frozen=True)
