@@ -1,4 +1,6 @@
-"""This tree against an earlier commit, side by side in one process: ``python benchmarks/before_after.py REV``.
+"""This tree against an earlier commit, side by side in one process.
+
+``python benchmarks/before_after.py REV [--numpy-only]``.
 
 The earlier commit's package is extracted with ``git archive`` and imported as
 ``spatial_dropout_before`` (its torch operators renamed, so both register). Every case runs both
@@ -31,13 +33,15 @@ TORCH_SHAPES = [(16, 64, 32, 32), (4, 512, 7, 7), (32, 64, 56, 56)]
 def load_before(rev: str) -> Any:
     """The package at ``rev``, imported as ``spatial_dropout_before``."""
     root = Path(__file__).resolve().parents[1]
-    blob = subprocess.run(["git", "archive", rev, "src/spatial_dropout"], cwd=root,
-                          check=True, capture_output=True).stdout  # fmt: skip
+    blob = subprocess.run(
+        ["git", "archive", rev, "src/spatial_dropout"], cwd=root, check=True, capture_output=True
+    ).stdout
     where = Path(tempfile.mkdtemp())
     with tarfile.open(fileobj=BytesIO(blob)) as tar:
         tar.extractall(where, filter="data")
     package = where / "src" / "spatial_dropout"
-    ops = package / "_backends" / "_torch_ops.py"
+    wing = package / "_backends" / "_torch"
+    ops = wing / "_ops.py" if wing.is_dir() else package / "_backends" / "_torch_ops.py"
     ops.write_text(ops.read_text().replace('"spatial_dropout::', '"spatial_dropout_before::'))
     package.rename(where / "spatial_dropout_before")
     sys.path.insert(0, str(where))
@@ -55,7 +59,9 @@ def numpy_rows(before: Any) -> list[tuple[str, dict[str, float]]]:
         for p in (0.2, 0.5):
             for inplace in (False, True):
 
-                def make(sd: Any, p: float = p, inplace: bool = inplace) -> Callable[[], object]:
+                def make(
+                    sd: Any, x: Any = x, p: float = p, inplace: bool = inplace
+                ) -> Callable[[], object]:
                     g = sd.Generator(1)
                     return lambda: sd.dropout2d(x, p, inplace=inplace, generator=g)
 
@@ -73,11 +79,11 @@ def torch_rows(before: Any) -> list[tuple[str, dict[str, float]]]:
         xg = x.clone().requires_grad_()
         for kind in ("None", "Generator"):
 
-            def fwd(sd: Any, kind: str = kind) -> Callable[[], object]:
+            def fwd(sd: Any, x: Any = x, kind: str = kind) -> Callable[[], object]:
                 g = sd.Generator(1) if kind == "Generator" else None
                 return lambda: sd.dropout2d(x, 0.2, generator=g)
 
-            def fwd_bwd(sd: Any, kind: str = kind) -> Callable[[], object]:
+            def fwd_bwd(sd: Any, xg: Any = xg, kind: str = kind) -> Callable[[], object]:
                 g = sd.Generator(1) if kind == "Generator" else None
                 return lambda: sd.dropout2d(xg, 0.2, generator=g).sum().backward()
 

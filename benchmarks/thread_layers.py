@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 import spatial_dropout as sd
-from spatial_dropout._backends import _cpu
+from spatial_dropout._backends._numpy import _cpu
 
 SHAPES = [(16, 64, 32, 32), (4, 64, 56, 56), (32, 128, 32, 32), (32, 64, 56, 56), (8, 256, 64, 64)]
 
@@ -38,10 +38,11 @@ def ratios(shape: tuple[int, ...]) -> tuple[float, float]:
     x = torch.randn(shape)
     xg, g = x.clone().requires_grad_(), torch.randn(shape)
     calls = {
-        "F fwd": lambda: f(x, 0.5), "ours fwd": lambda: sd.dropout2d(x, 0.5),
+        "F fwd": lambda: f(x, 0.5),
+        "ours fwd": lambda: sd.dropout2d(x, 0.5),
         "F fwd+bwd": lambda: f(xg, 0.5).backward(g),
         "ours fwd+bwd": lambda: sd.dropout2d(xg, 0.5).backward(g),
-    }  # fmt: skip
+    }
     times: dict[str, list[float]] = {k: [] for k in calls}
     for _ in range(7):
         for name, call in calls.items():

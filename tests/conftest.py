@@ -76,14 +76,19 @@ def _numpy(readonly: bool = False) -> Backend:
         out.flags.writeable = not readonly
         return out
 
-    return Backend(Kind.NUMPY_READONLY if readonly else Kind.NUMPY, asarray, np.asarray,
-                   writable=not readonly)  # fmt: skip
+    return Backend(
+        Kind.NUMPY_READONLY if readonly else Kind.NUMPY, asarray, np.asarray, writable=not readonly
+    )
 
 
 def _strict() -> Backend:
     xp = require("array_api_strict")
-    return Backend(Kind.ARRAY_API_STRICT, lambda a: xp.asarray(a.copy()), lambda a: np.asarray(a),
-                   dtypes=("float32", "float64"))  # fmt: skip
+    return Backend(
+        Kind.ARRAY_API_STRICT,
+        lambda a: xp.asarray(a.copy()),
+        lambda a: np.asarray(a),
+        dtypes=("float32", "float64"),
+    )
 
 
 def _torch(device: str = "cpu") -> Backend:
@@ -92,9 +97,11 @@ def _torch(device: str = "cpu") -> Backend:
         pytest.skip("no CUDA device")
     kind = Kind.TORCH if device == "cpu" else Kind.TORCH_CUDA
     return Backend(
-        kind, lambda a: torch.from_numpy(a.copy()).to(device), lambda t: t.numpy(force=True),
+        kind,
+        lambda a: torch.from_numpy(a.copy()).to(device),
+        lambda t: t.numpy(force=True),
         global_stream=False,
-    )  # fmt: skip
+    )
 
 
 def _jax(jit: bool = False) -> Backend:
@@ -104,15 +111,23 @@ def _jax(jit: bool = False) -> Backend:
         ("float16", "float32", "float64") if jax.config.jax_enable_x64 else ("float16", "float32")
     )
     if not jit:
-        return Backend(Kind.JAX, jnp.asarray, np.asarray, writable=False, global_stream=False,
-                       dtypes=dtypes)  # fmt: skip
+        return Backend(
+            Kind.JAX, jnp.asarray, np.asarray, writable=False, global_stream=False, dtypes=dtypes
+        )
 
     def call(f: Callable[..., Any], x: Any, *args: Any, **kwargs: Any) -> Any:
         arrays = {k: kwargs.pop(k) for k in list(kwargs) if k == "key"}
         return jax.jit(lambda x, arrays: f(x, *args, **kwargs, **arrays))(x, arrays)
 
-    return Backend(Kind.JAX_JIT, jnp.asarray, np.asarray, writable=False, global_stream=False,
-                   dtypes=dtypes, call=call)  # fmt: skip
+    return Backend(
+        Kind.JAX_JIT,
+        jnp.asarray,
+        np.asarray,
+        writable=False,
+        global_stream=False,
+        dtypes=dtypes,
+        call=call,
+    )
 
 
 def _fail_on_compute(*args: Any, **kwargs: Any) -> Any:
@@ -164,17 +179,23 @@ def backend(request: pytest.FixtureRequest) -> Backend:
     return FACTORIES[request.param]()
 
 
-@pytest.fixture(params=[k for k in Kind if k not in (Kind.NUMPY_READONLY, Kind.JAX, Kind.JAX_JIT)],
-                ids=lambda k: k.value)  # fmt: skip
+@pytest.fixture(
+    params=[k for k in Kind if k not in (Kind.NUMPY_READONLY, Kind.JAX, Kind.JAX_JIT)],
+    ids=lambda k: k.value,
+)
 def writable_backend(request: pytest.FixtureRequest) -> Backend:
     """Backends whose arrays can be written in place."""
     return FACTORIES[request.param]()
 
 
 def expected(
-    kind: str, data: np.ndarray, p: float, seed: int, counter: int = 0,
+    kind: str,
+    data: np.ndarray,
+    p: float,
+    seed: int,
+    counter: int = 0,
     data_format: str = "channels_first",
-) -> np.ndarray:  # fmt: skip
+) -> np.ndarray:
     """What ``kind(data, p, generator=Generator(seed, counter=counter))`` must return: the
     array-API reference path (``_reference.py``) on array-api-strict, from the variant table.
     (array-api-strict has no float16 or bfloat16: those run the same reference functions on
@@ -203,9 +224,13 @@ def _reference_namespace(dtype: np.dtype) -> Any:
 
 
 def reference_mask(
-    kind: str, shape: tuple[int, ...], p: float, seed: int, counter: int = 0,
+    kind: str,
+    shape: tuple[int, ...],
+    p: float,
+    seed: int,
+    counter: int = 0,
     data_format: str = "channels_first",
-) -> np.ndarray:  # fmt: skip
+) -> np.ndarray:
     """The keep mask of the reference path on array-api-strict, as NumPy booleans."""
     xp = require("array_api_strict")
     from spatial_dropout._backends import _reference as ref

@@ -42,10 +42,15 @@ def test_all_is_sorted_and_complete():
 
 @pytest.mark.parametrize(
     ("cls", "fn"),
-    [(sd.Dropout, sd.dropout), (sd.Dropout1d, sd.dropout1d), (sd.Dropout2d, sd.dropout2d),
-     (sd.Dropout3d, sd.dropout3d), (sd.AlphaDropout, sd.alpha_dropout),
-     (sd.FeatureAlphaDropout, sd.feature_alpha_dropout)],
-)  # fmt: skip
+    [
+        (sd.Dropout, sd.dropout),
+        (sd.Dropout1d, sd.dropout1d),
+        (sd.Dropout2d, sd.dropout2d),
+        (sd.Dropout3d, sd.dropout3d),
+        (sd.AlphaDropout, sd.alpha_dropout),
+        (sd.FeatureAlphaDropout, sd.feature_alpha_dropout),
+    ],
+)
 def test_layers_follow_train_and_eval(cls, fn):
     layer = cls(0.4)
     assert layer.training
@@ -109,9 +114,11 @@ def test_demo_picture(tmp_path):
 
 def test_version_flag():
     out = subprocess.run(
-        [sys.executable, "-m", "spatial_dropout", "--version"], capture_output=True, text=True,
+        [sys.executable, "-m", "spatial_dropout", "--version"],
+        capture_output=True,
+        text=True,
         check=True,
-    ).stdout  # fmt: skip
+    ).stdout
     assert out.strip() == f"spatial-dropout {sd.__version__}"
 
 
@@ -119,8 +126,12 @@ def test_version_flag():
 
 from spatial_dropout._variants import VARIANTS  # noqa: E402
 
-FRAMEWORK_MODULES = ["spatial_dropout", "spatial_dropout.torch", "spatial_dropout.flax",
-                     "spatial_dropout.equinox"]  # fmt: skip
+FRAMEWORK_MODULES = [
+    "spatial_dropout",
+    "spatial_dropout.torch",
+    "spatial_dropout.flax",
+    "spatial_dropout.equinox",
+]
 
 
 @pytest.mark.parametrize("module", FRAMEWORK_MODULES)
@@ -165,8 +176,9 @@ def test_a_variant_without_a_torch_counterpart_leaves_the_torch_module_importabl
         "m = sdt.replace_dropout(torch.nn.Sequential(torch.nn.Dropout(0.1)))\n"
         "print(type(m[0]).__module__)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "spatial_dropout.torch"
 
@@ -228,5 +240,8 @@ def test_every_raise_goes_through_validation():
                 offenders.append(f"{path.relative_to(src)}:{node.lineno}")
     # internal guards, unreachable from the public functions (flax.py: its own message)
     assert sorted(o.split(":")[0] for o in offenders) == [
-        "_backends/_contract.py", "_random/_philox.py", "_scale.py", "flax.py"
+        "_backends/_contract.py",
+        "_random/_philox.py",
+        "_scale.py",
+        "flax.py",
     ]

@@ -103,8 +103,10 @@ def test_ddp_ranks_draw_their_slice_of_the_global_mask(tmp_path):
     script.write_text(SCRIPT)
     done = subprocess.run(
         [sys.executable, str(script), str(_free_port()), str(tmp_path)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     assert done.stdout.strip().endswith("OK"), done.stdout
     print(done.stdout)
@@ -195,8 +197,12 @@ def test_dtensor_shards_compute_the_global_result_without_communication(tmp_path
     pytest.importorskip("torch.distributed.tensor")
     script = tmp_path / "dtensor_run.py"
     script.write_text(DTENSOR_SCRIPT)
-    done = subprocess.run([sys.executable, str(script), str(_free_port())],
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, str(script), str(_free_port())],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     assert done.stdout.strip().endswith("OK"), done.stdout
     print(done.stdout)

@@ -27,8 +27,9 @@ def _check(backend: Backend, kind: str, exc: type[Exception], match: str, *args,
 
 
 @pytest.mark.parametrize("kind", ALL)
-@pytest.mark.parametrize("p", [-0.1, 1.5, float("nan"), float("inf"), 10**400,
-                               Fraction(10**400, 3), -(10**400)])  # fmt: skip
+@pytest.mark.parametrize(
+    "p", [-0.1, 1.5, float("nan"), float("inf"), 10**400, Fraction(10**400, 3), -(10**400)]
+)
 def test_p_out_of_range(backend: Backend, kind, p):
     _check(backend, kind, ValueError, r"`p` must be a probability in \[0, 1\]; got", p, True)
 
@@ -70,31 +71,61 @@ def test_integer_or_bool_in_training(backend: Backend, kind, dtype):
 @pytest.mark.parametrize("kind", ALL)
 @pytest.mark.parametrize(("p", "training"), [(0.5, True), (0.5, False), (0.0, True), (1.0, True)])
 @pytest.mark.parametrize("generator", ["seed", 1.5, True, object()])
-def test_bad_generator_is_refused_even_when_no_mask_is_drawn(backend: Backend, kind, p,
-                                                            training, generator):  # fmt: skip
-    _check(backend, kind, TypeError, r"`generator` must be None, an int seed", p, training,
-           generator=generator)  # fmt: skip
+def test_bad_generator_is_refused_even_when_no_mask_is_drawn(
+    backend: Backend, kind, p, training, generator
+):
+    _check(
+        backend,
+        kind,
+        TypeError,
+        r"`generator` must be None, an int seed",
+        p,
+        training,
+        generator=generator,
+    )
 
 
 @pytest.mark.parametrize("kind", ALL)
 @pytest.mark.parametrize("seed", [-3, 2**64])
 def test_bad_seed_names_the_function(backend: Backend, kind, seed):
-    _check(backend, kind, ValueError, r"`generator` \(an int seed\) must be in \[0, 2\*\*64\); got",
-           0.5, True, generator=seed)  # fmt: skip
+    _check(
+        backend,
+        kind,
+        ValueError,
+        r"`generator` \(an int seed\) must be in \[0, 2\*\*64\); got",
+        0.5,
+        True,
+        generator=seed,
+    )
 
 
 def test_native_generator_of_another_framework(backend: Backend):
     if backend.name.startswith("numpy"):
         pytest.skip("a numpy.random.Generator is NumPy's own")
-    _check(backend, "dropout2d", TypeError, r"`generator` must be None.*got numpy.random",
-           0.5, generator=np.random.default_rng(0))  # fmt: skip
+    _check(
+        backend,
+        "dropout2d",
+        TypeError,
+        r"`generator` must be None.*got numpy.random",
+        0.5,
+        generator=np.random.default_rng(0),
+    )
 
 
 def test_read_only_inplace_is_refused_and_untouched(backend: Backend):
     if backend.writable:
         pytest.skip(f"{backend.name} can be written")
-    _check(backend, "dropout2d", ValueError, r"inplace=True, but .* cannot be written; the "
-           r"input is unchanged", 0.5, True, True, generator=0)  # fmt: skip
+    _check(
+        backend,
+        "dropout2d",
+        ValueError,
+        r"inplace=True, but .* cannot be written; the "
+        r"input is unchanged",
+        0.5,
+        True,
+        True,
+        generator=0,
+    )
 
 
 def test_read_only_numpy_message():
@@ -108,8 +139,15 @@ def test_read_only_numpy_message():
 @pytest.mark.parametrize("kind", [k for k, v in VARIANTS.items() if v.channel])
 @pytest.mark.parametrize("fmt", ["NHWC", ["channels_last"], None, 3])
 def test_bad_data_format(backend: Backend, kind, fmt):
-    _check(backend, kind, ValueError, r"`data_format` must be 'channels_first' or "
-           r"'channels_last'; got", 0.5, data_format=fmt)  # fmt: skip
+    _check(
+        backend,
+        kind,
+        ValueError,
+        r"`data_format` must be 'channels_first' or "
+        r"'channels_last'; got",
+        0.5,
+        data_format=fmt,
+    )
 
 
 def test_generator_and_key_together():
@@ -133,9 +171,11 @@ def test_bad_kind_and_masks(backend: Backend):
         sd.apply_mask(x, bad_shape, 0.5)
 
 
-@pytest.mark.parametrize("mask", [None, True, np.ones((2, 3, 1, 1), np.float64),
-                                  np.ones((2, 3, 1, 1), np.int64)],
-                         ids=["None", "bool", "float64", "int64"])  # fmt: skip
+@pytest.mark.parametrize(
+    "mask",
+    [None, True, np.ones((2, 3, 1, 1), np.float64), np.ones((2, 3, 1, 1), np.int64)],
+    ids=["None", "bool", "float64", "int64"],
+)
 def test_apply_mask_needs_a_boolean_mask(mask):
     x = DATA.copy()
     with pytest.raises(TypeError, match=r"^apply_mask\(\): `mask` must be a boolean array"):
@@ -159,8 +199,11 @@ def test_layer_constructor_validates():
         sd.Dropout2d(2.0)
     with pytest.raises(TypeError, match=r"^Dropout2d\(\): `inplace` must be a bool"):
         sd.Dropout2d(0.5, inplace=1)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"^Dropout\(\): `data_format` applies only to "
-                       r"Dropout1d/Dropout2d/Dropout3d"):  # fmt: skip
+    with pytest.raises(
+        ValueError,
+        match=r"^Dropout\(\): `data_format` applies only to "
+        r"Dropout1d/Dropout2d/Dropout3d",
+    ):
         sd.Dropout(0.5, data_format="channels_last")
     with pytest.raises(ValueError, match=r"^Dropout2d\(\): `generator` \(an int seed\) must be in"):
         sd.Dropout2d(0.5, generator=-1)
@@ -170,8 +213,11 @@ def test_inplace_on_an_overlapping_view_is_refused():
     """torch refuses such writes; the result would depend on the order of the writes."""
     base = np.arange(12, dtype=np.float64)
     view = np.lib.stride_tricks.as_strided(base, shape=(3, 6), strides=(16, 8))
-    with pytest.raises(ValueError, match=r"^dropout\(\): inplace=True, but a numpy.ndarray view "
-                       r"whose elements overlap in memory cannot be written"):  # fmt: skip
+    with pytest.raises(
+        ValueError,
+        match=r"^dropout\(\): inplace=True, but a numpy.ndarray view "
+        r"whose elements overlap in memory cannot be written",
+    ):
         sd.dropout(view, 0.5, True, True, generator=0)
     np.testing.assert_array_equal(base, np.arange(12.0))
     assert sd.dropout(view, 0.5, generator=0).shape == (3, 6)  # out of place is fine

@@ -23,35 +23,67 @@ import spatial_dropout as sd
 from spatial_dropout._variants import VARIANTS
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1000"))
-FUZZ = settings(deadline=None, max_examples=EXAMPLES, derandomize=True,
-                suppress_health_check=list(HealthCheck))  # fmt: skip
+FUZZ = settings(
+    deadline=None, max_examples=EXAMPLES, derandomize=True, suppress_health_check=list(HealthCheck)
+)
 
 arrays = hnp.arrays(
-    dtype=st.sampled_from([np.float16, np.float32, np.float64, np.int32, np.bool_, np.complex64,
-                           np.uint8, np.dtype(">f4"), np.dtype("U3"), object]),
+    dtype=st.sampled_from(
+        [
+            np.float16,
+            np.float32,
+            np.float64,
+            np.int32,
+            np.bool_,
+            np.complex64,
+            np.uint8,
+            np.dtype(">f4"),
+            np.dtype("U3"),
+            object,
+        ]
+    ),
     shape=hnp.array_shapes(min_dims=0, max_dims=5, min_side=0, max_side=4),
-)  # fmt: skip
+)
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
-    st.integers(min_value=10**300, max_value=10**400), st.floats(allow_nan=True),
-    st.fractions(), st.just(Fraction(10**400, 3)), st.complex_numbers(), st.text(max_size=5),
-    st.binary(max_size=4), st.just(object()), st.just(slice(1, 2)), st.just(np.float32(0.5)),
-    st.just(np.bool_(True)), st.just(np.int64(3)), st.just(...), st.just(sd.Generator(1)),
-    st.just(np.random.default_rng(0)), st.just(sd.DropoutOptions(p=0.3)),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.integers(min_value=10**300, max_value=10**400),
+    st.floats(allow_nan=True),
+    st.fractions(),
+    st.just(Fraction(10**400, 3)),
+    st.complex_numbers(),
+    st.text(max_size=5),
+    st.binary(max_size=4),
+    st.just(object()),
+    st.just(slice(1, 2)),
+    st.just(np.float32(0.5)),
+    st.just(np.bool_(True)),
+    st.just(np.int64(3)),
+    st.just(...),
+    st.just(sd.Generator(1)),
+    st.just(np.random.default_rng(0)),
+    st.just(sd.DropoutOptions(p=0.3)),
     st.sampled_from(["channels_first", "channels_last", "dropout2d", "dropout", "NHWC", ""]),
-)  # fmt: skip
+)
 anything = st.one_of(
-    scalars, arrays, st.lists(scalars, max_size=3), st.tuples(scalars, scalars),
+    scalars,
+    arrays,
+    st.lists(scalars, max_size=3),
+    st.tuples(scalars, scalars),
     st.dictionaries(st.sampled_from(["p", "training", "inplace", "prob"]), scalars, max_size=3),
-)  # fmt: skip
+)
 ARGS = ["p", "training", "inplace", "generator", "key", "data_format"]
 
 
 def _converters() -> list[Callable[[np.ndarray], object]]:
     """NumPy arrays as they are, and as tensors of every installed framework."""
     out: list[Callable[[np.ndarray], object]] = [lambda a: a]
-    for module, convert in (("torch", "from_numpy"), ("jax.numpy", "asarray"),
-                            ("array_api_strict", "asarray")):  # fmt: skip
+    for module, convert in (
+        ("torch", "from_numpy"),
+        ("jax.numpy", "asarray"),
+        ("array_api_strict", "asarray"),
+    ):
         try:
             mod = __import__(module, fromlist=["_"])
         except ImportError:
@@ -69,8 +101,9 @@ float_arrays = hnp.arrays(
     dtype=st.sampled_from([np.float32, np.float64]),
     shape=hnp.array_shapes(min_dims=0, max_dims=5, min_side=0, max_side=4),
 )
-framework_arrays = st.builds(lambda a, i: CONVERTERS[i % len(CONVERTERS)](a), float_arrays,
-                             st.integers(0, 7))  # fmt: skip
+framework_arrays = st.builds(
+    lambda a, i: CONVERTERS[i % len(CONVERTERS)](a), float_arrays, st.integers(0, 7)
+)
 
 
 def _attempt(call: Callable[[], object]) -> tuple[object, BaseException | None]:
@@ -152,9 +185,11 @@ def test_layer_constructors_take_anything(name, p, inplace, generator, data_form
 @FUZZ
 @given(seed=anything, counter=anything)
 def test_generators_and_seeds_take_anything(seed, counter):
-    for call, name in ((lambda: sd.Generator(seed, counter=counter), "Generator"),
-                       (lambda: sd.manual_seed(seed), "manual_seed"),
-                       (lambda: sd.set_num_threads(seed), "set_num_threads")):  # fmt: skip
+    for call, name in (
+        (lambda: sd.Generator(seed, counter=counter), "Generator"),
+        (lambda: sd.manual_seed(seed), "manual_seed"),
+        (lambda: sd.set_num_threads(seed), "set_num_threads"),
+    ):
         _, error = _attempt(call)
         assert error is None or _ok_error(name, error), repr(error)
     sd.set_num_threads(max(1, os.cpu_count() or 1))

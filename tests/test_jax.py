@@ -33,8 +33,14 @@ def test_prngkey_s_draws_the_mask_of_generator_s(seed):
 def test_every_function_accepts_jax_arrays():
     x = jnp.asarray(X)
     key = jax.random.key(1)
-    for fn in (sd.dropout, sd.dropout1d, sd.dropout2d, sd.dropout3d, sd.alpha_dropout,
-               sd.feature_alpha_dropout):  # fmt: skip
+    for fn in (
+        sd.dropout,
+        sd.dropout1d,
+        sd.dropout2d,
+        sd.dropout3d,
+        sd.alpha_dropout,
+        sd.feature_alpha_dropout,
+    ):
         y = fn(x, 0.3, True, key=key)
         assert isinstance(y, jax.Array)
         assert y.shape == x.shape
@@ -114,8 +120,12 @@ def test_vmap_one_key_shares_the_mask_split_keys_do_not():
 def test_keys_of_the_wrong_shape_are_refused():
     """A raw key is exactly a PRNGKey's two words; a three-word array is not a key."""
     x = jnp.ones((2, 3, 4, 4))
-    for bad in (jnp.zeros(3, dtype=jnp.uint32), jnp.zeros((2, 2), dtype=jnp.uint32),
-                jnp.zeros(2, dtype=jnp.int32), jax.random.split(jax.random.key(0), 2)):  # fmt: skip
+    for bad in (
+        jnp.zeros(3, dtype=jnp.uint32),
+        jnp.zeros((2, 2), dtype=jnp.uint32),
+        jnp.zeros(2, dtype=jnp.int32),
+        jax.random.split(jax.random.key(0), 2),
+    ):
         with pytest.raises(TypeError, match=r"^dropout2d\(\): `key` must be a JAX PRNG key"):
             sd.dropout2d(x, 0.5, key=bad)
     with pytest.raises(ValueError, match=r"^dropout2d\(\): `key` \(an int seed\) must be in"):
@@ -253,8 +263,9 @@ def test_alpha_variants_are_exact_under_jit_vmap_and_grad(fn):
     differed in their last bits from NumPy, PyTorch and eager JAX."""
     data = np.random.default_rng(3).standard_normal((8, 6, 500)).astype(np.float32)
     keys = jax.random.split(jax.random.key(5), 8)
-    eager = np.stack([np.asarray(fn(jnp.asarray(data[i]), 0.3, True, key=keys[i]))
-                      for i in range(8)])  # fmt: skip
+    eager = np.stack(
+        [np.asarray(fn(jnp.asarray(data[i]), 0.3, True, key=keys[i])) for i in range(8)]
+    )
     batched = jax.jit(jax.vmap(lambda x, k: fn(x, 0.3, True, key=k)))(jnp.asarray(data), keys)
     np.testing.assert_array_equal(np.asarray(batched).view(np.uint32), eager.view(np.uint32))
     jitted = jax.jit(lambda x: fn(x, 0.3, True, generator=9))(jnp.asarray(data))

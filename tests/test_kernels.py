@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import spatial_dropout as sd
-from spatial_dropout._backends import _compiled, _cpu
+from spatial_dropout._backends._numpy import _compiled, _cpu
 from spatial_dropout._random._philox import random_words
 from spatial_dropout._scale import drop_threshold, keep_scale
 
@@ -66,8 +66,10 @@ ELEMENTWISE_SIZES = [1, 5, 2049, (1 << 15) + 3, 70_001]
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 @pytest.mark.parametrize("inplace", [False, True])
-@pytest.mark.parametrize(("words", "shape"), [(True, s) for s in CHANNEL_SHAPES[:2]]
-                         + [(False, s) for s in CHANNEL_SHAPES])  # fmt: skip
+@pytest.mark.parametrize(
+    ("words", "shape"),
+    [(True, s) for s in CHANNEL_SHAPES[:2]] + [(False, s) for s in CHANNEL_SHAPES],
+)
 def test_scale_rows_matches_reference(mode, dtype, inplace, words, shape):
     """Channel kernels, from a boolean mask or from random words and a threshold."""
     k, tuning = mode
@@ -238,7 +240,7 @@ def test_kernels_from_many_threads_at_once(parallel_bytes, monkeypatch):
 
 _FORK_CHILD = """
 import multiprocessing as mp, numpy as np, spatial_dropout as sd
-from spatial_dropout._backends import _compiled, _cpu
+from spatial_dropout._backends._numpy import _compiled, _cpu
 _cpu.DEFAULT = _cpu.Tuning(parallel_bytes=1)
 x = np.ones((64, 8, 8), dtype=np.float32)
 a = sd.dropout1d(x, 0.5, generator=3)  # starts the parallel kernels' threads
@@ -261,15 +263,16 @@ def test_compiled_kernels_work_in_a_forked_child():
     """GNU OpenMP's threads do not survive fork: a child runs the serial builds, same result."""
     require("numba")
     env = {**os.environ, "SPATIAL_DROPOUT_NUMBA": "1"}
-    done = subprocess.run([sys.executable, "-c", _FORK_CHILD], env=env, capture_output=True,
-                          text=True, timeout=240)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", _FORK_CHILD], env=env, capture_output=True, text=True, timeout=240
+    )
     assert done.stdout.strip() == "ok", done.stderr
 
 
 _CONCURRENT = """
 import numpy as np, numba, spatial_dropout as sd
 from concurrent.futures import ThreadPoolExecutor
-from spatial_dropout._backends import _cpu
+from spatial_dropout._backends._numpy import _cpu
 _cpu.DEFAULT = _cpu.Tuning(parallel_bytes=1)
 x = np.ones((64, 64, 64), dtype=np.float32)
 with ThreadPoolExecutor(4) as pool:
@@ -283,8 +286,9 @@ def test_concurrent_parallel_launches_on_workqueue_layer():
     a lock."""
     require("numba")
     env = {**os.environ, "SPATIAL_DROPOUT_NUMBA": "1", "NUMBA_THREADING_LAYER": "workqueue"}
-    done = subprocess.run([sys.executable, "-c", _CONCURRENT], env=env, capture_output=True,
-                          text=True, timeout=240)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", _CONCURRENT], env=env, capture_output=True, text=True, timeout=240
+    )
     assert done.stdout.strip() == "ok workqueue", done.stderr
 
 
@@ -300,17 +304,19 @@ def test_kernels_compile_without_a_writable_cache():
             raise RuntimeError("cannot cache function 'f': no locator available for file 'x'")
         return numba.njit(**flags)
 
-    from spatial_dropout._backends import _numba_kernels
+    from spatial_dropout._backends._numpy import _numba_kernels
 
     f = _numba_kernels._jit(lambda a: a + 1, njit=njit)
     assert f(1) == 2
-    assert calls == [{"nogil": True, "cache": True, "parallel": False},
-                     {"nogil": True, "parallel": False}]  # fmt: skip
+    assert calls == [
+        {"nogil": True, "cache": True, "parallel": False},
+        {"nogil": True, "parallel": False},
+    ]
 
 
 _CACHED = """
 import numpy as np, spatial_dropout as sd
-from spatial_dropout._backends import _compiled, _cpu
+from spatial_dropout._backends._numpy import _compiled, _cpu
 _cpu.DEFAULT = _cpu.Tuning(parallel_bytes=1 << 16)
 x = np.ones((8, 64, 16, 16), dtype=np.float32)
 for a in (x, x[:1, :4]):
@@ -340,7 +346,7 @@ def test_compiled_kernels_are_found_in_the_disk_cache_by_the_next_process(tmp_pa
 
 def test_numba_can_be_turned_off():
     env = {**os.environ, "SPATIAL_DROPOUT_NUMBA": "0"}
-    code = "from spatial_dropout._backends import _compiled; print(_compiled.kernels())"
+    code = "from spatial_dropout._backends._numpy import _compiled; print(_compiled.kernels())"
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.stdout.strip() == "None", done.stderr
 

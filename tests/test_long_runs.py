@@ -17,9 +17,14 @@ import spatial_dropout as sd
 from conftest import FACTORIES, Kind
 
 # calls per run (small, large): fewer where a call costs more (JAX, Dask's graphs, strict)
-RUNS = {Kind.NUMPY: (100_000, 1_000), Kind.TORCH: (100_000, 1_000), Kind.JAX: (20_000, 500),
-        Kind.JAX_JIT: (20_000, 500), Kind.ARRAY_API_STRICT: (10_000, 100),
-        Kind.DASK: (1_000, 200)}  # fmt: skip
+RUNS = {
+    Kind.NUMPY: (100_000, 1_000),
+    Kind.TORCH: (100_000, 1_000),
+    Kind.JAX: (20_000, 500),
+    Kind.JAX_JIT: (20_000, 500),
+    Kind.ARRAY_API_STRICT: (10_000, 100),
+    Kind.DASK: (1_000, 200),
+}
 SMALL, LARGE = (2, 8, 4, 4), (16, 64, 32, 32)  # 1 KB and 4 MB of float32
 
 

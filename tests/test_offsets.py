@@ -58,8 +58,14 @@ def test_channels_last_shards(kind):
     fn = getattr(sd, kind)
     whole = fn(data, 0.4, generator=3, data_format="channels_last")
     index, offset = (slice(1, 4), slice(None), slice(None), slice(2, 7)), (1, 0, 0, 2)
-    got = fn(data[index], 0.4, generator=3, data_format="channels_last", offset=offset,
-             global_shape=data.shape)  # fmt: skip
+    got = fn(
+        data[index],
+        0.4,
+        generator=3,
+        data_format="channels_last",
+        offset=offset,
+        global_shape=data.shape,
+    )
     np.testing.assert_array_equal(bits(got), bits(whole[index]))
 
 
@@ -68,8 +74,15 @@ def test_shards_put_together_and_the_generator_advances_once_a_call():
     parts = []
     for start in range(0, 6, 2):
         g = sd.Generator(4)
-        parts.append(sd.dropout2d(DATA[start : start + 2], 0.5, generator=g,
-                                  offset=(start, 0, 0, 0), global_shape=FULL))  # fmt: skip
+        parts.append(
+            sd.dropout2d(
+                DATA[start : start + 2],
+                0.5,
+                generator=g,
+                offset=(start, 0, 0, 0),
+                global_shape=FULL,
+            )
+        )
         assert g.counter == 1
     np.testing.assert_array_equal(bits(np.concatenate(parts)), bits(whole))
     assert 0 < (whole == 0).mean() < 1
@@ -77,8 +90,7 @@ def test_shards_put_together_and_the_generator_advances_once_a_call():
 
 def test_dropout_mask_takes_offsets():
     whole = sd.dropout_mask(DATA, 0.5, generator=2)
-    part = sd.dropout_mask(DATA[2:5, 1:6], 0.5, generator=2, offset=(2, 1, 0, 0),
-                           global_shape=FULL)  # fmt: skip
+    part = sd.dropout_mask(DATA[2:5, 1:6], 0.5, generator=2, offset=(2, 1, 0, 0), global_shape=FULL)
     np.testing.assert_array_equal(part, whole[2:5, 1:6])
 
 
@@ -138,8 +150,9 @@ def test_traced_offsets_under_jax_jit_compile_once():
         return sd.dropout2d(x, 0.4, key=key, offset=(o, 0, 0, 0), global_shape=FULL)
 
     for o in range(0, 6, 2):
-        np.testing.assert_array_equal(bits(np.asarray(shard(jnp.asarray(DATA[o : o + 2]), o))),
-                                      bits(whole[o : o + 2]))  # fmt: skip
+        np.testing.assert_array_equal(
+            bits(np.asarray(shard(jnp.asarray(DATA[o : o + 2]), o))), bits(whole[o : o + 2])
+        )
     assert len(traces) == 1
 
 
@@ -152,12 +165,15 @@ def test_tensor_offsets_under_torch_compile_compile_once():
     counters.clear()
     x = torch.from_numpy(DATA)
     whole = sd.dropout2d(x, 0.4, generator=5)
-    f = torch.compile(lambda a, o: sd.dropout2d(a, 0.4, generator=5, offset=(o, 0, 0, 0),
-                                                 global_shape=FULL), fullgraph=True)  # fmt: skip
+    f = torch.compile(
+        lambda a, o: sd.dropout2d(a, 0.4, generator=5, offset=(o, 0, 0, 0), global_shape=FULL),
+        fullgraph=True,
+    )
     for o in range(0, 6, 2):
         assert torch.equal(f(x[o : o + 2], torch.tensor(o)).isnan(), whole[o : o + 2].isnan())
-        np.testing.assert_array_equal(bits(f(x[o : o + 2], torch.tensor(o)).numpy()),
-                                      bits(whole[o : o + 2].numpy()))  # fmt: skip
+        np.testing.assert_array_equal(
+            bits(f(x[o : o + 2], torch.tensor(o)).numpy()), bits(whole[o : o + 2].numpy())
+        )
     assert counters["stats"]["unique_graphs"] == 1
 
 
@@ -185,10 +201,16 @@ def test_dask_mask_is_lazy_and_exact():
 def test_dask_on_a_local_cluster_of_two_worker_processes():
     distributed = require("distributed")
     da = require("dask.array")
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None,
-    ) as cluster, distributed.Client(cluster) as client:  # fmt: skip
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         x = da.from_array(DATA, chunks=(2, 4, 4, 5))
         y = client.persist(sd.dropout2d(x, 0.4, generator=sd.Generator(12)))
         distributed.wait(y)
@@ -204,8 +226,9 @@ def test_every_shard_combination_covers_the_whole():
     whole = sd.dropout(DATA, 0.5, generator=7)
     got = np.empty_like(DATA)
     for (a, b), (c, d) in itertools.product([(0, 3), (3, 6)], [(0, 5), (5, 8)]):
-        got[a:b, c:d] = sd.dropout(DATA[a:b, c:d], 0.5, generator=7, offset=(a, c, 0, 0),
-                                   global_shape=FULL)  # fmt: skip
+        got[a:b, c:d] = sd.dropout(
+            DATA[a:b, c:d], 0.5, generator=7, offset=(a, c, 0, 0), global_shape=FULL
+        )
     np.testing.assert_array_equal(bits(got), bits(whole))
 
 
@@ -215,6 +238,11 @@ def test_the_ddp_recipe_with_simulated_ranks():
     whole = sd.dropout2d(DATA, 0.5, generator=sd.Generator(21))
     for rank in range(world):
         x = DATA[rank * b : rank * b + b]
-        y = sd.dropout2d(x, 0.5, generator=sd.Generator(21), offset=(rank * x.shape[0], 0, 0, 0),
-                         global_shape=(world * x.shape[0], *x.shape[1:]))  # fmt: skip
+        y = sd.dropout2d(
+            x,
+            0.5,
+            generator=sd.Generator(21),
+            offset=(rank * x.shape[0], 0, 0, 0),
+            global_shape=(world * x.shape[0], *x.shape[1:]),
+        )
         np.testing.assert_array_equal(bits(y), bits(whole[rank * b : rank * b + b]))

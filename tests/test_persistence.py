@@ -21,11 +21,15 @@ X = np.ones((2, 16, 3, 3), dtype=np.float32)
 def test_generator_resumes_its_stream(clone):
     g = sd.Generator(12, counter=5)
     sd.dropout2d(X, 0.5, generator=g)
-    twin = {"pickle": lambda: pickle.loads(pickle.dumps(g)), "deepcopy": lambda: copy.deepcopy(g),
-            "copy": lambda: copy.copy(g)}[clone]()  # fmt: skip
+    twin = {
+        "pickle": lambda: pickle.loads(pickle.dumps(g)),
+        "deepcopy": lambda: copy.deepcopy(g),
+        "copy": lambda: copy.copy(g),
+    }[clone]()
     assert (twin.seed, twin.counter) == (12, 6)
-    np.testing.assert_array_equal(sd.dropout2d(X, 0.5, generator=twin),
-                                  sd.dropout2d(X, 0.5, generator=g))  # fmt: skip
+    np.testing.assert_array_equal(
+        sd.dropout2d(X, 0.5, generator=twin), sd.dropout2d(X, 0.5, generator=g)
+    )
     assert twin.counter == g.counter == 7
     sd.dropout2d(X, 0.5, generator=twin)
     assert g.counter == 7  # independent after the copy

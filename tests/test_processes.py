@@ -30,9 +30,12 @@ def _run(code: str, timeout: float = 240, **env: str) -> str:
         with open(script, "w") as f:
             f.write(textwrap.dedent(code))
         done = subprocess.run(
-            [sys.executable, script], capture_output=True, text=True, timeout=timeout,
+            [sys.executable, script],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
             env={**os.environ, **env},
-        )  # fmt: skip
+        )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout.strip()
 
@@ -156,7 +159,7 @@ def test_a_damaged_numba_cache_is_repaired(tmp_path):
 @pytest.mark.parametrize("value", ["false", "no", "off", "0", " False "])
 def test_numba_switch_accepts_the_usual_spellings(value):
     out = _run(
-        "from spatial_dropout._backends import _compiled; print(_compiled.kernels())",
+        "from spatial_dropout._backends._numpy import _compiled; print(_compiled.kernels())",
         SPATIAL_DROPOUT_NUMBA=value,
     )
     assert out == "None"
@@ -194,8 +197,10 @@ def test_sixteen_threads_never_share_a_mask(stream):
         t.join()
     drawn = [m for ms in masks for m in ms]
     assert len(set(drawn)) == 16_000
-    serial = {sd.dropout_mask(x, 0.5, generator=sd.Generator(3, counter=c)).tobytes()
-              for c in range(16_000)}  # fmt: skip
+    serial = {
+        sd.dropout_mask(x, 0.5, generator=sd.Generator(3, counter=c)).tobytes()
+        for c in range(16_000)
+    }
     assert set(drawn) == serial  # the seeded run is the serial run, in some order
 
 

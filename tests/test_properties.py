@@ -16,8 +16,9 @@ from conftest import Backend, bits, expected
 
 shapes = st.lists(st.integers(0, 5), min_size=0, max_size=6).map(tuple)
 probs = st.one_of(st.sampled_from([0.0, 1.0, 0.5, 1 - 2**-40, 5e-324]), st.floats(0.0, 1.0))
-SETTINGS = settings(deadline=None, max_examples=60,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+SETTINGS = settings(
+    deadline=None, max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @SETTINGS
@@ -50,8 +51,14 @@ def test_output_is_the_reference(backend: Backend, shape, kind, fmt, dtype, p, s
         np.testing.assert_array_equal(bits(got), bits(data))
         return
     np.testing.assert_array_equal(bits(got), bits(expected(kind, data, p, seed, 0, fmt)))
-    keep = backend.call(sd.dropout_mask, x if not inplace else backend.asarray(data), p,
-                        kind=kind, generator=seed, **kwargs)  # fmt: skip
+    keep = backend.call(
+        sd.dropout_mask,
+        x if not inplace else backend.asarray(data),
+        p,
+        kind=kind,
+        generator=seed,
+        **kwargs,
+    )
     assert tuple(backend.to_numpy(keep).shape) == variant.mask_shape(shape, fmt, {})
 
 
@@ -66,8 +73,12 @@ def test_mask_shape_broadcasts_and_keeps_the_batch_and_channels(n, shape, fmt):
 
 
 @settings(deadline=None, max_examples=100)
-@given(seed=st.integers(0, 2**64 - 1), counter=st.integers(0, 2**64 - 1),
-       n=st.integers(1, 64), start=st.integers(0, 2**33))  # fmt: skip
+@given(
+    seed=st.integers(0, 2**64 - 1),
+    counter=st.integers(0, 2**64 - 1),
+    n=st.integers(1, 64),
+    start=st.integers(0, 2**33),
+)
 def test_mask_entry_depends_only_on_seed_counter_and_index(seed, counter, n, start):
     from spatial_dropout._random import random_words
 
@@ -123,8 +134,12 @@ def test_numpy_layouts_dtypes_and_generators(shape, kind, layout, dtype, p, gene
     original = x.copy()
 
     def call(a: np.ndarray, inplace: bool) -> np.ndarray:
-        g = {"int": 5, "Generator": sd.Generator(5), "global": None,
-             "numpy": np.random.default_rng(5)}[generator]  # fmt: skip
+        g = {
+            "int": 5,
+            "Generator": sd.Generator(5),
+            "global": None,
+            "numpy": np.random.default_rng(5),
+        }[generator]
         if generator == "global":
             sd.manual_seed(5)
         return getattr(sd, kind)(a, p, True, inplace, generator=g)
@@ -181,8 +196,11 @@ def test_torch_layouts_give_the_reference(shape, kind, layout, dtype, p, inplace
     want = getattr(sd, kind)(original.clone(), p, True, generator=7, **kwargs)
     draws = p > 0 and x.numel() > 0
     if inplace and draws and layout == "expanded" and shape[0] > 1:
-        with pytest.raises(ValueError, match=rf"^{kind}\(\): inplace=True, but a torch.Tensor "
-                           r"view whose elements overlap"):  # fmt: skip
+        with pytest.raises(
+            ValueError,
+            match=rf"^{kind}\(\): inplace=True, but a torch.Tensor "
+            r"view whose elements overlap",
+        ):
             getattr(sd, kind)(x, p, True, True, generator=7, **kwargs)
         assert torch.equal(x, original)
         return

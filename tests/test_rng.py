@@ -165,8 +165,14 @@ def test_one_call_one_draw_whatever_p_rounds_to(backend: Backend, kind):
             backend.call(f, x, 0.5, True, generator=g)
         assert g.counter == 0
         return
-    cases = [(0.5, False, 0), (0.0, True, 0), (1.0, True, 1), (1 - 2**-34, True, 1),
-             (1 - 2**-40, True, 1), (0.5, True, 1)]  # fmt: skip
+    cases = [
+        (0.5, False, 0),
+        (0.0, True, 0),
+        (1.0, True, 1),
+        (1 - 2**-34, True, 1),
+        (1 - 2**-40, True, 1),
+        (0.5, True, 1),
+    ]
     for p, training, draws in cases:
         before = g.counter
         backend.to_numpy(backend.call(f, x, p, training, generator=g))
@@ -177,8 +183,9 @@ def test_one_call_one_draw_whatever_p_rounds_to(backend: Backend, kind):
     assert g.counter == 10
     # the next mask is the one counter 10 draws, whatever the p of the calls before it
     want = backend.to_numpy(backend.call(f, x, 0.3, True, generator=sd.Generator(1, counter=10)))
-    np.testing.assert_array_equal(backend.to_numpy(backend.call(f, x, 0.3, True, generator=g)),
-                                  want)  # fmt: skip
+    np.testing.assert_array_equal(
+        backend.to_numpy(backend.call(f, x, 0.3, True, generator=g)), want
+    )
 
 
 def test_manual_seed_makes_the_global_stream_reproducible():

@@ -69,9 +69,12 @@ def test_a_variant_described_in_a_test_runs_on_every_backend(backend: Backend):
     data = np.random.default_rng(0).standard_normal(SHAPE).astype(np.float32) + 3
     x = backend.asarray(data)
     for seed in (0, 1, 2):
-        got = backend.to_numpy(backend.call(
-            lambda a, s=seed: run(BLOCK, a, P, True, False, s, None, params={"block_size": B}), x
-        ))  # fmt: skip
+        got = backend.to_numpy(
+            backend.call(
+                lambda a, s=seed: run(BLOCK, a, P, True, False, s, None, params={"block_size": B}),
+                x,
+            )
+        )
         want = _expected(data, seed)
         np.testing.assert_array_equal(got == 0, want == 0)  # the same blocks dropped
         np.testing.assert_allclose(got, want, rtol=2e-7)

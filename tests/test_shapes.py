@@ -72,8 +72,7 @@ def test_groups_share_one_fate(backend: Backend, n, fmt, rank):
     mshape = mask_shape(shape, n, fmt)
     assert _groups_share_fate(y, mshape)
     # and the mask has exactly the table's granularity: the drawn mask has that shape
-    mask = backend.call(sd.dropout_mask, x, 0.5, kind=f"dropout{n}d", data_format=fmt,
-                        generator=1)  # fmt: skip
+    mask = backend.call(sd.dropout_mask, x, 0.5, kind=f"dropout{n}d", data_format=fmt, generator=1)
     assert tuple(backend.to_numpy(mask).shape) == mshape
 
 
@@ -99,8 +98,9 @@ def test_channels_last_draws_the_same_channels_as_channels_first(backend: Backen
     nchw = np.random.default_rng(0).standard_normal((4, 6, 5, 5)).astype(np.float32)
     nhwc = np.ascontiguousarray(nchw.transpose(0, 2, 3, 1))
     a = sd.dropout2d(nchw, 0.5, generator=sd.Generator(9))
-    b = backend.call(sd.dropout2d, backend.asarray(nhwc), 0.5, generator=9,
-                     data_format="channels_last")  # fmt: skip
+    b = backend.call(
+        sd.dropout2d, backend.asarray(nhwc), 0.5, generator=9, data_format="channels_last"
+    )
     np.testing.assert_array_equal(a.transpose(0, 2, 3, 1), backend.to_numpy(b))
 
 

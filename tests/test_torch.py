@@ -17,8 +17,16 @@ F = torch.nn.functional
 import spatial_dropout as sd  # noqa: E402
 from spatial_dropout import torch as sdt  # noqa: E402
 
-SEED_SHAPES = [(32, 3, 224, 224), (16, 64, 32, 32), (8, 256, 64, 64), (4, 64, 56, 56),
-               (4, 512, 7, 7), (32, 128, 32, 32), (8, 256, 7, 7), (32, 64, 56, 56)]  # fmt: skip
+SEED_SHAPES = [
+    (32, 3, 224, 224),
+    (16, 64, 32, 32),
+    (8, 256, 64, 64),
+    (4, 64, 56, 56),
+    (4, 512, 7, 7),
+    (32, 128, 32, 32),
+    (8, 256, 7, 7),
+    (32, 64, 56, 56),
+]
 DTYPES = [torch.float16, torch.bfloat16, torch.float32, torch.float64]
 INT_VIEW = {2: torch.int16, 4: torch.int32, 8: torch.int64}
 
@@ -58,10 +66,14 @@ def test_default_generator_matches_f_dropout2d(shape, dtype):
 
 @pytest.mark.parametrize(
     ("ours", "theirs", "shape"),
-    [(sd.dropout, F.dropout, (4, 8, 5)), (sd.dropout1d, F.dropout1d, (4, 8, 5)),
-     (sd.dropout3d, F.dropout3d, (2, 4, 3, 3, 3)), (sd.alpha_dropout, F.alpha_dropout, (4, 8, 5)),
-     (sd.feature_alpha_dropout, F.feature_alpha_dropout, (4, 8, 5, 5))],
-)  # fmt: skip
+    [
+        (sd.dropout, F.dropout, (4, 8, 5)),
+        (sd.dropout1d, F.dropout1d, (4, 8, 5)),
+        (sd.dropout3d, F.dropout3d, (2, 4, 3, 3, 3)),
+        (sd.alpha_dropout, F.alpha_dropout, (4, 8, 5)),
+        (sd.feature_alpha_dropout, F.feature_alpha_dropout, (4, 8, 5, 5)),
+    ],
+)
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 def test_family_matches_torch_bit_for_bit(ours, theirs, shape, dtype):
     x = (torch.randn(shape) * 3).to(dtype)
@@ -234,11 +246,15 @@ def test_torch_compile_fullgraph_matches_eager():
 
 @pytest.mark.parametrize(
     ("ours", "theirs"),
-    [(sdt.Dropout, torch.nn.Dropout), (sdt.Dropout1d, torch.nn.Dropout1d),
-     (sdt.Dropout2d, torch.nn.Dropout2d), (sdt.Dropout3d, torch.nn.Dropout3d),
-     (sdt.AlphaDropout, torch.nn.AlphaDropout),
-     (sdt.FeatureAlphaDropout, torch.nn.FeatureAlphaDropout)],
-)  # fmt: skip
+    [
+        (sdt.Dropout, torch.nn.Dropout),
+        (sdt.Dropout1d, torch.nn.Dropout1d),
+        (sdt.Dropout2d, torch.nn.Dropout2d),
+        (sdt.Dropout3d, torch.nn.Dropout3d),
+        (sdt.AlphaDropout, torch.nn.AlphaDropout),
+        (sdt.FeatureAlphaDropout, torch.nn.FeatureAlphaDropout),
+    ],
+)
 def test_modules_print_like_torch_and_round_trip(ours, theirs):
     assert repr(ours(0.3, True)) == repr(theirs(0.3, True))
     model = torch.nn.Sequential(torch.nn.Linear(4, 4), ours(0.3))
@@ -279,10 +295,24 @@ def test_replace_dropout_swaps_every_kind_and_keeps_state():
     )
     model.eval()
     assert sdt.replace_dropout(model) is model
-    kinds = [type(model[0]), type(model[1][0]), type(model[1][1]), type(model[2]),
-             type(model[3]), type(model[4]), type(model[5])]  # fmt: skip
-    assert kinds == [sdt.Dropout, sdt.Dropout2d, sdt.Dropout3d, sdt.Dropout1d, sdt.AlphaDropout,
-                     sdt.FeatureAlphaDropout, torch.nn.ReLU]  # fmt: skip
+    kinds = [
+        type(model[0]),
+        type(model[1][0]),
+        type(model[1][1]),
+        type(model[2]),
+        type(model[3]),
+        type(model[4]),
+        type(model[5]),
+    ]
+    assert kinds == [
+        sdt.Dropout,
+        sdt.Dropout2d,
+        sdt.Dropout3d,
+        sdt.Dropout1d,
+        sdt.AlphaDropout,
+        sdt.FeatureAlphaDropout,
+        torch.nn.ReLU,
+    ]
     assert model[1][0].p == 0.2
     assert model[1][0].inplace
     assert not any(m.training for m in model.modules())

@@ -23,7 +23,7 @@ from torch._dynamo.utils import counters  # noqa: E402
 
 import spatial_dropout as sd  # noqa: E402
 from spatial_dropout import torch as sdt  # noqa: E402
-from spatial_dropout._backends import _torch_recompute  # noqa: E402
+from spatial_dropout._backends._torch import _recompute as _torch_recompute  # noqa: E402
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::UserWarning"),  # Dynamo's tracing notes
@@ -232,9 +232,11 @@ def test_vmap_with_torchs_stream_matches_f_dropout_under_vmap():
 def test_per_sample_gradients_through_our_layer():
     def model_with(generator):
         return torch.nn.Sequential(
-            torch.nn.Conv2d(3, 8, 3), sdt.Dropout2d(0.5, generator=generator),
-            torch.nn.Flatten(), torch.nn.Linear(8 * 4 * 4, 2),
-        )  # fmt: skip
+            torch.nn.Conv2d(3, 8, 3),
+            sdt.Dropout2d(0.5, generator=generator),
+            torch.nn.Flatten(),
+            torch.nn.Linear(8 * 4 * 4, 2),
+        )
 
     torch.manual_seed(0)
     model = model_with(None)
@@ -382,8 +384,9 @@ def test_negative_bit_tensors():
 
 def test_seed_tensors_are_seeds():
     x = torch.randn(4, 6, 5, 5)
-    assert torch.equal(sd.dropout2d(x, 0.5, generator=torch.tensor(5)),
-                       sd.dropout2d(x, 0.5, generator=5))  # fmt: skip
+    assert torch.equal(
+        sd.dropout2d(x, 0.5, generator=torch.tensor(5)), sd.dropout2d(x, 0.5, generator=5)
+    )
     with pytest.raises(TypeError, match="generator"):
         sd.dropout2d(x, 0.5, generator=torch.tensor(5.0))
     with pytest.raises(TypeError, match="generator"):
@@ -391,7 +394,7 @@ def test_seed_tensors_are_seeds():
 
 
 def test_custom_ops_pass_opcheck():
-    from spatial_dropout._backends import _torch_ops as ops
+    from spatial_dropout._backends._torch import _ops as ops
 
     x = torch.randn(4, 6, 5, 5, requires_grad=True)
     keep = torch.rand(4, 6, 1, 1) > 0.5

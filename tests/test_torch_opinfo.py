@@ -185,17 +185,27 @@ class TestFwdGradients(TestGradients):
     @ops(OPS, dtypes=OpDTypes.supported, allowed_dtypes=(torch.double,))
     def test_forward_mode_AD(self, device: str, dtype: Any, op: Any) -> None:
         self._grad_test_helper(
-            device, dtype, op, op.get_op(), check_forward_ad=True, check_backward_ad=False,
+            device,
+            dtype,
+            op,
+            op.get_op(),
+            check_forward_ad=True,
+            check_backward_ad=False,
             check_batched_grad=False,
-        )  # fmt: skip
+        )
 
     @ops(OPS, dtypes=OpDTypes.supported, allowed_dtypes=(torch.double,))
     def test_inplace_forward_mode_AD(self, device: str, dtype: Any, op: Any) -> None:
         variant = self._get_safe_inplace(op.get_inplace())
         self._grad_test_helper(
-            device, dtype, op, variant, check_forward_ad=True, check_backward_ad=False,
+            device,
+            dtype,
+            op,
+            variant,
+            check_forward_ad=True,
+            check_backward_ad=False,
             check_batched_grad=False,
-        )  # fmt: skip
+        )
 
     @ops(OPS, dtypes=OpDTypes.supported, allowed_dtypes=(torch.double,))
     def test_fn_fwgrad_bwgrad(self, device: str, dtype: Any, op: Any) -> None:

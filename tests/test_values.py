@@ -68,8 +68,9 @@ def test_every_variant_equals_the_reference(backend: Backend, kind, dtype, p):
 @pytest.mark.parametrize("kind", CHANNEL)
 def test_channels_last_equals_the_reference(backend: Backend, kind):
     data = _data((2, 5, 4, 6))
-    out = backend.call(getattr(sd, kind), backend.asarray(data), 0.4, generator=3,
-                       data_format="channels_last")  # fmt: skip
+    out = backend.call(
+        getattr(sd, kind), backend.asarray(data), 0.4, generator=3, data_format="channels_last"
+    )
     want = expected(kind, data, 0.4, 3, data_format="channels_last")
     np.testing.assert_array_equal(bits(backend.to_numpy(out)), bits(want))
 
@@ -114,8 +115,9 @@ def test_p_rounding_to_one_gives_exact_zeros_in_every_dtype(backend: Backend, dt
         pytest.skip(f"{backend.name} has no {dtype}")
     data = np.array([[[np.inf, np.nan], [-1.0, 2.0]]], dtype=dtype)
     for kind in ("dropout", "dropout2d"):
-        y = backend.to_numpy(backend.call(getattr(sd, kind), backend.asarray(data), p, True,
-                                          generator=3))  # fmt: skip
+        y = backend.to_numpy(
+            backend.call(getattr(sd, kind), backend.asarray(data), p, True, generator=3)
+        )
         assert (bits(y) == 0).all(), (kind, y)
     mask = backend.call(sd.dropout_mask, backend.asarray(data), 1.0, kind="dropout", generator=0)
     y = backend.to_numpy(backend.call(sd.apply_mask, backend.asarray(data), mask, 1.0))
@@ -210,8 +212,12 @@ def test_apply_mask_is_the_forward_and_the_backward(backend: Backend):
     assert np.isinf(dx[keep]).all()
 
 
-TRAILING = [((4, 4, 4, 4), (4, 4)), ((4, 4, 4, 4), (4, 1)), ((3, 4, 5), (1, 5)),
-            ((2, 3, 4, 4), (3, 1, 1))]  # fmt: skip
+TRAILING = [
+    ((4, 4, 4, 4), (4, 4)),
+    ((4, 4, 4, 4), (4, 1)),
+    ((3, 4, 5), (1, 5)),
+    ((2, 3, 4, 4), (3, 1, 1)),
+]
 
 
 @pytest.mark.parametrize(("shape", "mshape"), TRAILING)

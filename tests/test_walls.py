@@ -28,9 +28,16 @@ CORE = {
     "spatial_dropout._backends._reference",
 }
 FRAMEWORKS = {"torch", "jax", "jaxlib", "flax", "equinox", "dask", "numba", "cupy"}
-WINGS = ("_backends._torch", "_backends._jax", "_backends._dask", "_backends._numpy",
-         "_backends._cpu", "_backends._compiled", "_backends._numba", "torch", "flax",
-         "equinox")  # fmt: skip
+WINGS = (
+    "_backends._torch",
+    "_backends._jax",
+    "_backends._dask",
+    "_backends._numpy",
+    "_backends._array_api",
+    "torch",
+    "flax",
+    "equinox",
+)
 
 
 def _modules() -> dict[str, Path]:
@@ -42,8 +49,10 @@ def _modules() -> dict[str, Path]:
     return found
 
 
-_FILES = {str(p.relative_to(SRC.parent).with_suffix("")).removesuffix("/__init__")
-          for p in SRC.rglob("*.py")}  # fmt: skip
+_FILES = {
+    str(p.relative_to(SRC.parent).with_suffix("")).removesuffix("/__init__")
+    for p in SRC.rglob("*.py")
+}
 
 
 def _imports(name: str, path: Path) -> set[str]:
@@ -117,4 +126,7 @@ def test_the_checks_see_a_cycle_and_a_framework_import():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a -> b -> c -> a"]
     assert "torch" in _imports("spatial_dropout.torch", SRC / "torch.py")
     assert "spatial_dropout._plan" in _graph()["spatial_dropout._functional"]
-    assert "spatial_dropout._backends._compiled" in _graph()["spatial_dropout._backends._cpu"]
+    assert (
+        "spatial_dropout._backends._numpy._compiled"
+        in _graph()["spatial_dropout._backends._numpy._cpu"]
+    )

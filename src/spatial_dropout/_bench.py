@@ -23,14 +23,21 @@ from typing import Any
 import numpy as np
 
 from . import _functional as F
-from ._backends import _compiled
+from ._backends._numpy import _compiled
 from ._random import Generator, manual_seed
 from ._threads import get_num_threads, set_num_threads
 
 SEED_SHAPES: list[tuple[int, ...]] = [
-    (32, 3, 224, 224), (16, 64, 32, 32), (8, 256, 64, 64), (4, 64, 56, 56), (4, 512, 7, 7),
-    (32, 128, 32, 32), (8, 256, 7, 7), (64, 224, 224), (32, 64, 56, 56),
-]  # fmt: skip
+    (32, 3, 224, 224),
+    (16, 64, 32, 32),
+    (8, 256, 64, 64),
+    (4, 64, 56, 56),
+    (4, 512, 7, 7),
+    (32, 128, 32, 32),
+    (8, 256, 7, 7),
+    (64, 224, 224),
+    (32, 64, 56, 56),
+]
 SMALL_SHAPES: list[tuple[int, ...]] = [(4, 512, 7, 7), (1, 8, 4, 4)]
 ELEMENTWISE_SHAPE = (32, 64, 56, 56)
 
@@ -117,9 +124,15 @@ def _dropout2d_case(shape: tuple[int, ...], p: float, inplace: bool, reps: int) 
     with np.errstate(over="ignore"):
         med = _median_times(cands, reps)
     ideal = (1 - p) * med["multiply"] + p * med["fill"]
-    row: dict[str, Any] = {"shape": list(shape), "p": p, "inplace": inplace, "groups": groups,
-                           "ms": med, "ideal_ms": ideal,
-                           "ideal_over_ours": ideal / med["ours_numpy"]}  # fmt: skip
+    row: dict[str, Any] = {
+        "shape": list(shape),
+        "p": p,
+        "inplace": inplace,
+        "groups": groups,
+        "ms": med,
+        "ideal_ms": ideal,
+        "ideal_over_ours": ideal / med["ours_numpy"],
+    }
     if "torch_F" in med:
         row["ours_over_torch"] = med["ours_numpy"] / med["torch_F"]
         row["ours_torch_over_torch"] = med["ours_torch"] / med["torch_F"]
@@ -162,9 +175,13 @@ def _backward_case(shape: tuple[int, ...], p: float, reps: int) -> dict[str, Any
         "torch_fwd_bwd": lambda: f(xg, p).backward(g),
     }
     med = _median_times(cands, reps)
-    return {"shape": list(shape), "p": p, "ms": med,
-            "fwd_ratio": med["ours_fwd"] / med["torch_fwd"],
-            "fwd_bwd_ratio": med["ours_fwd_bwd"] / med["torch_fwd_bwd"]}  # fmt: skip
+    return {
+        "shape": list(shape),
+        "p": p,
+        "ms": med,
+        "fwd_ratio": med["ours_fwd"] / med["torch_fwd"],
+        "fwd_bwd_ratio": med["ours_fwd_bwd"] / med["torch_fwd_bwd"],
+    }
 
 
 def _training_loop_case(threads: int, reps: int) -> dict[str, Any] | None:
@@ -229,9 +246,14 @@ def _dask_case(reps: int) -> dict[str, Any] | None:
     }
     with dask.config.set(scheduler="threads"):
         med = _median_times(cands, reps, number=1)
-    return {"layers": len(graph.layers), "tasks": len(dict(graph)), "build_ms": build,
-            "ms": med, "ratio": med["ours_dask"] / med["ours_numpy"],
-            "floor_ratio": med["identity_dask"] / med["ours_numpy"]}  # fmt: skip
+    return {
+        "layers": len(graph.layers),
+        "tasks": len(dict(graph)),
+        "build_ms": build,
+        "ms": med,
+        "ratio": med["ours_dask"] / med["ours_numpy"],
+        "floor_ratio": med["identity_dask"] / med["ours_numpy"],
+    }
 
 
 def _jax_jit_case(reps: int) -> dict[str, Any] | None:
@@ -256,17 +278,22 @@ def _jax_jit_case(reps: int) -> dict[str, Any] | None:
         return jax.jit(lambda a, k: layer(a, rngs=k))
 
     calls = {
-        "ours_nchw": (ours("channels_first"), nchw), "ours_nhwc": (ours("channels_last"), nhwc),
-        "flax_nchw": (flax((2, 3)), nchw), "flax_nhwc": (flax((1, 2)), nhwc),
-    }  # fmt: skip
+        "ours_nchw": (ours("channels_first"), nchw),
+        "ours_nhwc": (ours("channels_last"), nhwc),
+        "flax_nchw": (flax((2, 3)), nchw),
+        "flax_nhwc": (flax((1, 2)), nhwc),
+    }
     cands: dict[str, Callable[[], object]] = {
         name: functools.partial(lambda f, a: f(a, next(keys)).block_until_ready(), f, a)
         for name, (f, a) in calls.items()
     }
     med = _median_times(cands, reps, number=3)
-    return {"ms": med, "nchw_over_flax": med["ours_nchw"] / med["flax_nchw"],
-            "nhwc_over_flax": med["ours_nhwc"] / med["flax_nhwc"],
-            "nhwc_over_nchw": med["ours_nhwc"] / med["ours_nchw"]}  # fmt: skip
+    return {
+        "ms": med,
+        "nchw_over_flax": med["ours_nchw"] / med["flax_nchw"],
+        "nhwc_over_flax": med["ours_nhwc"] / med["flax_nhwc"],
+        "nhwc_over_nchw": med["ours_nhwc"] / med["ours_nchw"],
+    }
 
 
 def _jax_eager_case(reps: int) -> dict[str, Any] | None:
@@ -288,15 +315,19 @@ def _jax_eager_case(reps: int) -> dict[str, Any] | None:
         start = time.perf_counter()
         F.dropout2d(fresh, 0.5, key=key).block_until_ready()
         firsts.append((time.perf_counter() - start) * 1e3)
-    row: dict[str, Any] = {"first_call_ms": statistics.median(firsts), "first_calls_ms": firsts,
-                           "shapes": []}  # fmt: skip
+    row: dict[str, Any] = {
+        "first_call_ms": statistics.median(firsts),
+        "first_calls_ms": firsts,
+        "shapes": [],
+    }
     for shape in [(4, 512, 7, 7), (32, 64, 56, 56)]:
         a = jax.device_put(np.random.default_rng(6).standard_normal(shape, dtype=np.float32))
         cands: dict[str, Callable[[], object]] = {
-            "eager": functools.partial(lambda a: F.dropout2d(a, 0.5, key=next(keys))
-                                       .block_until_ready(), a),
+            "eager": functools.partial(
+                lambda a: F.dropout2d(a, 0.5, key=next(keys)).block_until_ready(), a
+            ),
             "jit": functools.partial(lambda a: jitted(a, next(keys)).block_until_ready(), a),
-        }  # fmt: skip
+        }
         med = _median_times(cands, reps, number=3)
         row["shapes"].append({"shape": list(shape), "ms": med, "ratio": med["eager"] / med["jit"]})
     return row
@@ -338,8 +369,10 @@ def _layer_step_case(reps: int) -> dict[str, Any] | None:
 
     def eqx_step(drop: Any) -> Callable[[], object]:
         k1, k2 = jax.random.split(jax.random.key(0))
-        convs = (eqx.nn.Conv2d(16, 32, 3, padding=1, key=k1), eqx.nn.Conv2d(32, 32, 3, padding=1,
-                                                                            key=k2))  # fmt: skip
+        convs = (
+            eqx.nn.Conv2d(16, 32, 3, padding=1, key=k1),
+            eqx.nn.Conv2d(32, 32, 3, padding=1, key=k2),
+        )
         nchw = jnp.transpose(x, (0, 3, 1, 2))
         keys = iter(jax.random.split(jax.random.key(1), 100_000))
 
@@ -361,8 +394,11 @@ def _layer_step_case(reps: int) -> dict[str, Any] | None:
         "eqx": eqx_step(eqx.nn.Dropout(0.3)),
     }
     med = _median_times(cands, reps, number=3)
-    return {"ms": med, "flax_ratio": med["ours_flax"] / med["flax"],
-            "eqx_ratio": med["ours_eqx"] / med["eqx"]}  # fmt: skip
+    return {
+        "ms": med,
+        "flax_ratio": med["ours_flax"] / med["flax"],
+        "eqx_ratio": med["ours_eqx"] / med["eqx"],
+    }
 
 
 def _elementwise_case(p: float, reps: int) -> dict[str, Any]:
@@ -379,8 +415,12 @@ def _elementwise_case(p: float, reps: int) -> dict[str, Any]:
         t = torch.from_numpy(x.copy())
         cands["torch_F_dropout"] = lambda: torch.nn.functional.dropout(t, p)
     med = _median_times(cands, reps, number=1)
-    row = {"shape": list(ELEMENTWISE_SHAPE), "p": p, "ms": med,
-           "ours_over_copyto": med["ours_numpy"] / med["copyto"]}  # fmt: skip
+    row = {
+        "shape": list(ELEMENTWISE_SHAPE),
+        "p": p,
+        "ms": med,
+        "ours_over_copyto": med["ours_numpy"] / med["copyto"],
+    }
     if "torch_F_dropout" in med:
         row["torch_over_ours"] = med["torch_F_dropout"] / med["ours_numpy"]
     return row
@@ -436,13 +476,23 @@ def run(
     jobs += [("jax_jit", functools.partial(_jax_jit_case, reps))]
     jobs += [("jax_eager", functools.partial(_jax_eager_case, reps))]
     jobs += [("layers", functools.partial(_layer_step_case, reps))]
-    results: dict[str, Any] = {"threads": n, "reps": reps, "numpy": np.__version__,
-                               "kernels": _kernels_name(),
-                               "torch": getattr(torch, "__version__", None),
-                               "dropout2d": [], "elementwise": [], "small": [], "backward": [],
-                               "training": [], "dask": [], "jax_jit": [], "jax_eager": [],
-                               "layers": [],
-                               "memory": _memory((16, 64, 32, 32), 0.5)}  # fmt: skip
+    results: dict[str, Any] = {
+        "threads": n,
+        "reps": reps,
+        "numpy": np.__version__,
+        "kernels": _kernels_name(),
+        "torch": getattr(torch, "__version__", None),
+        "dropout2d": [],
+        "elementwise": [],
+        "small": [],
+        "backward": [],
+        "training": [],
+        "dask": [],
+        "jax_jit": [],
+        "jax_eager": [],
+        "layers": [],
+        "memory": _memory((16, 64, 32, 32), 0.5),
+    }
     try:
         for i, (kind, job) in enumerate(jobs, 1):
             if progress:
@@ -479,9 +529,12 @@ def _geomean(values: list[float]) -> float:
 
 def report(r: dict[str, Any]) -> str:
     """The tables and the target summary of a results dict, as text."""
-    lines = [f"spatial_dropout bench: float32, {r['threads']} thread(s), medians of {r['reps']} "
-             f"alternating blocks; numpy {r['numpy']}, torch {r['torch']}; "
-             f"kernels: {r.get('kernels', 'numpy')}", ""]  # fmt: skip
+    lines = [
+        f"spatial_dropout bench: float32, {r['threads']} thread(s), medians of {r['reps']} "
+        f"alternating blocks; numpy {r['numpy']}, torch {r['torch']}; "
+        f"kernels: {r.get('kernels', 'numpy')}",
+        "",
+    ]
     head = (
         f"{'shape':<20}{'p':>4} {'mode':<7}{'ours ms':>9}{'torch ms':>9}{'ours/F':>8}"
         f"{'ideal/ours':>11}{'torch-be/F':>11}{'jax/F':>7}{'naive ms':>9}{'copyto':>8}"
@@ -506,8 +559,10 @@ def report(r: dict[str, Any]) -> str:
             f"{_geomean(ratios):.2f} (target <= 1.3), worst {max(ratios):.2f}"
         )
     elif ratios:
-        lines.append(f"  NumPy dropout2d / F.dropout2d: geometric mean {_geomean(ratios):.2f} "
-                     f"(target <= 0.7), worst {max(ratios):.2f} (target <= 1.1)")  # fmt: skip
+        lines.append(
+            f"  NumPy dropout2d / F.dropout2d: geometric mean {_geomean(ratios):.2f} "
+            f"(target <= 0.7), worst {max(ratios):.2f} (target <= 1.1)"
+        )
     lines.append(f"  ideal / ours: worst {min(ideal):.2f} (target >= 0.6)")
     for row in r["elementwise"]:
         lines.append(
@@ -518,12 +573,16 @@ def report(r: dict[str, Any]) -> str:
         )
     for row in r["small"]:
         us = row["us"]
-        lines.append(f"  small {tuple(row['shape'])}: ours {us['ours_numpy']:.1f} us, "
-                     f"F.dropout2d {us.get('torch_F', math.nan):.1f} us, ratio "
-                     f"{row.get('ours_over_torch', math.nan):.2f} (target <= 1.2)")  # fmt: skip
+        lines.append(
+            f"  small {tuple(row['shape'])}: ours {us['ours_numpy']:.1f} us, "
+            f"F.dropout2d {us.get('torch_F', math.nan):.1f} us, ratio "
+            f"{row.get('ours_over_torch', math.nan):.2f} (target <= 1.2)"
+        )
     mem = r["memory"]
-    lines.append(f"  memory (peak / input size): out of place {mem['out_of_place']:.3f} "
-                 f"(target ~1), in place {mem['in_place']:.3f} (target ~0)")  # fmt: skip
+    lines.append(
+        f"  memory (peak / input size): out of place {mem['out_of_place']:.3f} "
+        f"(target ~1), in place {mem['in_place']:.3f} (target ~0)"
+    )
     for row in r["backward"]:
         ms, shape = row["ms"], tuple(row["shape"])
         if math.prod(shape) * 4 >= 1 << 20:
@@ -548,8 +607,10 @@ def report(r: dict[str, Any]) -> str:
         )
     for row in r.get("jax_eager", []):
         each = ", ".join(f"{ms:.0f}" for ms in row.get("first_calls_ms", []))
-        lines.append(f"  JAX eager: first call of a new shape {row['first_call_ms']:.0f} ms, the "
-                     f"median of three ({each} ms) (target < 300 ms)")  # fmt: skip
+        lines.append(
+            f"  JAX eager: first call of a new shape {row['first_call_ms']:.0f} ms, the "
+            f"median of three ({each} ms) (target < 300 ms)"
+        )
         for one in row["shapes"]:
             lines.append(
                 f"  JAX eager {tuple(one['shape'])} p=0.5: {one['ms']['eager']:.3f} ms vs jitted "

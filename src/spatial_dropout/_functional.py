@@ -90,8 +90,18 @@ def dropout(
     >>> sorted(set(y.tolist())) in ([0.0, 2.0], [0.0], [2.0])
     True
     """
-    return _run(VARIANTS["dropout"], input, p, training, inplace, generator, key,
-                "channels_first", offset, global_shape)  # fmt: skip
+    return _run(
+        VARIANTS["dropout"],
+        input,
+        p,
+        training,
+        inplace,
+        generator,
+        key,
+        "channels_first",
+        offset,
+        global_shape,
+    )
 
 
 def dropout1d(
@@ -132,8 +142,18 @@ def dropout1d(
     >>> bool(((y == 0).all(axis=2) | (y == 2).all(axis=2)).all())
     True
     """
-    return _run(VARIANTS["dropout1d"], input, p, training, inplace, generator, key, data_format,
-                offset, global_shape)  # fmt: skip
+    return _run(
+        VARIANTS["dropout1d"],
+        input,
+        p,
+        training,
+        inplace,
+        generator,
+        key,
+        data_format,
+        offset,
+        global_shape,
+    )
 
 
 def dropout2d(
@@ -227,8 +247,18 @@ def dropout2d(
     >>> sd.dropout2d(x, 0.5, training=False) is x
     True
     """
-    return _run(VARIANTS["dropout2d"], input, p, training, inplace, generator, key, data_format,
-                offset, global_shape)  # fmt: skip
+    return _run(
+        VARIANTS["dropout2d"],
+        input,
+        p,
+        training,
+        inplace,
+        generator,
+        key,
+        data_format,
+        offset,
+        global_shape,
+    )
 
 
 def dropout3d(
@@ -269,8 +299,18 @@ def dropout3d(
     >>> sd.dropout3d(np.ones((2, 3, 4, 4, 4)), 0.2, generator=3).shape
     (2, 3, 4, 4, 4)
     """
-    return _run(VARIANTS["dropout3d"], input, p, training, inplace, generator, key, data_format,
-                offset, global_shape)  # fmt: skip
+    return _run(
+        VARIANTS["dropout3d"],
+        input,
+        p,
+        training,
+        inplace,
+        generator,
+        key,
+        data_format,
+        offset,
+        global_shape,
+    )
 
 
 def alpha_dropout(
@@ -318,8 +358,18 @@ def alpha_dropout(
     >>> sd.alpha_dropout(x, 0.5, True, generator=0).shape
     (4,)
     """
-    return _run(VARIANTS["alpha_dropout"], input, p, training, inplace, generator, key,
-                "channels_first", offset, global_shape)  # fmt: skip
+    return _run(
+        VARIANTS["alpha_dropout"],
+        input,
+        p,
+        training,
+        inplace,
+        generator,
+        key,
+        "channels_first",
+        offset,
+        global_shape,
+    )
 
 
 def feature_alpha_dropout(
@@ -359,8 +409,18 @@ def feature_alpha_dropout(
     >>> bool((y == y[:, :, :1]).all())  # one value per channel
     True
     """
-    return _run(VARIANTS["feature_alpha_dropout"], input, p, training, inplace, generator, key,
-                "channels_first", offset, global_shape)  # fmt: skip
+    return _run(
+        VARIANTS["feature_alpha_dropout"],
+        input,
+        p,
+        training,
+        inplace,
+        generator,
+        key,
+        "channels_first",
+        offset,
+        global_shape,
+    )
 
 
 def dropout_mask(
@@ -418,8 +478,21 @@ def dropout_mask(
     fn = "dropout_mask"
     variant = VARIANTS[v.check_choice(fn, "kind", kind, VARIANTS)]
     backend = backend_for(fn, input)
-    call = plan(variant, backend, input, p, True, False, generator, key, data_format, offset,
-                global_shape, fn=fn, values=False)  # fmt: skip
+    call = plan(
+        variant,
+        backend,
+        input,
+        p,
+        True,
+        False,
+        generator,
+        key,
+        data_format,
+        offset,
+        global_shape,
+        fn=fn,
+        values=False,
+    )
     call = cast(Plan, call)  # a mask's plan always exists (values=False)
     if call.p == 0.0:  # everything kept, nothing drawn
         return backend.full(input, call.box, True)

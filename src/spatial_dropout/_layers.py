@@ -49,8 +49,9 @@ class DropoutMixin:
 
     def _dropout(self, input: Any, training: bool, generator: object = None) -> Any:
         generator = self.generator if generator is None else generator
-        return _run(self._variant, input, self.p, training, self.inplace, generator, None,
-                    self.data_format)  # fmt: skip
+        return _run(
+            self._variant, input, self.p, training, self.inplace, generator, None, self.data_format
+        )
 
     def extra_repr(self) -> str:
         fmt = f", data_format={self.data_format!r}" if self.data_format != "channels_first" else ""

@@ -74,8 +74,17 @@ def make(path: str, p: float = 0.5, seed: int = 3) -> bool:
             if c == 0:
                 ax.set_ylabel(title, fontsize=9)
             if dropped and r > 0:
-                ax.text(0.5, 0.5, "DROPPED", color="red", ha="center", va="center",
-                        fontsize=11, weight="bold", transform=ax.transAxes)  # fmt: skip
+                ax.text(
+                    0.5,
+                    0.5,
+                    "DROPPED",
+                    color="red",
+                    ha="center",
+                    va="center",
+                    fontsize=11,
+                    weight="bold",
+                    transform=ax.transAxes,
+                )
     fig.suptitle("spatial_dropout.dropout2d on an unbatched (C, H, W) stack: whole channels drop")
     fig.tight_layout()
     fig.savefig(path, dpi=80)

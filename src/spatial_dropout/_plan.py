@@ -66,9 +66,14 @@ class Backend(Protocol):
         """``None`` if ``x`` can be written in place, else what it is, for the message."""
 
     def portable_keep(
-        self, x: Any, shape: Shape, starts: tuple[Any, ...], box: Shape, threshold: int,
+        self,
+        x: Any,
+        shape: Shape,
+        starts: tuple[Any, ...],
+        box: Shape,
+        threshold: int,
         stream: Stream | Any,
-    ) -> Any:  # fmt: skip
+    ) -> Any:
         """The ``box`` at ``starts`` of the portable keep mask of ``shape``, on ``x``'s device.
 
         Entry ``i`` (C order in ``shape``) is kept iff word ``i`` of ``stream`` is at least
@@ -251,9 +256,26 @@ def plan(
     if variant.grow is None and values and not empty and prob < 1.0:
         fixed = variant.transform(prob, mant, None, given)
     return Plan(
-        fn, variant, given, prob, rate, threshold, threshold > MASK32, prob == 1.0, mask, at,
-        box, whole, source, portable, native, mant, in_place, empty, fixed,
-    )  # fmt: skip
+        fn,
+        variant,
+        given,
+        prob,
+        rate,
+        threshold,
+        threshold > MASK32,
+        prob == 1.0,
+        mask,
+        at,
+        box,
+        whole,
+        source,
+        portable,
+        native,
+        mant,
+        in_place,
+        empty,
+        fixed,
+    )
 
 
 def draw(plan: Plan, backend: Backend, x: Any) -> Stream | Any:

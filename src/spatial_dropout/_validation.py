@@ -201,5 +201,3 @@ def region_needs_portable(fn: str) -> NoReturn:
         "slice of a larger mask. Pass the same seed on every rank."
     )
     raise ValueError(msg)
-
-

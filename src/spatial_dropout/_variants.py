@@ -93,7 +93,11 @@ VARIANTS: dict[str, Variant] = {
         Variant("dropout2d", "Dropout2d", _spatial(2), inverted_transform, "Dropout2d", True),
         Variant("dropout3d", "Dropout3d", _spatial(3), inverted_transform, "Dropout3d", True),
         Variant(
-            "alpha_dropout", "AlphaDropout", _elementwise, alpha_transform, "AlphaDropout",
+            "alpha_dropout",
+            "AlphaDropout",
+            _elementwise,
+            alpha_transform,
+            "AlphaDropout",
             training=False,
         ),
         Variant(

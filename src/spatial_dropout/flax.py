@@ -85,8 +85,9 @@ class _Layer(nnx.Module):
             v.no_randomness(name, "deterministic is False, but no `rngs` was given")
         else:
             key = stream
-        out: jax.Array = _run(self._variant, inputs, self.rate, True, False, None, key,
-                              self.data_format)  # fmt: skip
+        out: jax.Array = _run(
+            self._variant, inputs, self.rate, True, False, None, key, self.data_format
+        )
         return out
 
     def set_view(self, deterministic: bool | None = None) -> None:

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import torch
 
-from ._backends import _torch_errors as errors
+from ._backends._torch import _errors as errors
 from ._functional import _run
 from ._layers import DropoutMixin
 from ._random import Generator
@@ -44,9 +44,14 @@ class _Module(DropoutMixin, torch.nn.Module):
     """
 
     def __init__(
-        self, p: float = 0.5, inplace: bool = False, *, data_format: str = "channels_first",
-        generator: object = None, data_parallel: object = True,
-    ) -> None:  # fmt: skip
+        self,
+        p: float = 0.5,
+        inplace: bool = False,
+        *,
+        data_format: str = "channels_first",
+        generator: object = None,
+        data_parallel: object = True,
+    ) -> None:
         super().__init__(p, inplace, data_format=data_format, generator=generator)
         self.data_parallel = _check_data_parallel(type(self).__name__, data_parallel)
 
@@ -55,9 +60,16 @@ class _Module(DropoutMixin, torch.nn.Module):
             where = _global_batch(input, self.data_parallel)
             if where is not None:
                 out: torch.Tensor = _run(
-                    self._variant, input, self.p, True, self.inplace, self.generator, None,
-                    self.data_format, *where,
-                )  # fmt: skip
+                    self._variant,
+                    input,
+                    self.p,
+                    True,
+                    self.inplace,
+                    self.generator,
+                    None,
+                    self.data_format,
+                    *where,
+                )
                 return out
         out = self._dropout(input, self.training)
         return out

@@ -36,14 +36,28 @@ class ArrayAPIBackend(Defaults):
         return None if compat.is_writeable_array(x) else f"a {v.type_name(x)}"
 
     def portable_keep(
-        self, x: Any, shape: Shape, starts: tuple[Any, ...], box: Shape, threshold: int,
+        self,
+        x: Any,
+        shape: Shape,
+        starts: tuple[Any, ...],
+        box: Shape,
+        threshold: int,
         stream: Stream,
-    ) -> Any:  # fmt: skip
+    ) -> Any:
         xp, device = ref.namespace(x), compat.device(x)
         if box == shape:
             return ref.keep_mask(xp, shape, threshold, *stream.ints, device=device)
-        return ref.keep_mask_region(xp, shape, starts, box, threshold, stream.key, stream.counter,
-                                    dtype=xp.uint64, device=device)  # fmt: skip
+        return ref.keep_mask_region(
+            xp,
+            shape,
+            starts,
+            box,
+            threshold,
+            stream.key,
+            stream.counter,
+            dtype=xp.uint64,
+            device=device,
+        )
 
     def apply(self, x: Any, keep: Any, t: Transform, inplace: bool) -> Any:
         return ref.apply(ref.namespace(x), x, keep, t, inplace)

@@ -66,5 +66,3 @@ class Defaults:
     def full(self, x: Any, shape: Shape, value: bool) -> Any:
         """A boolean mask of ``shape`` on ``x``'s device, all ``value``."""
         return ref.full(ref.namespace(x), x, shape, value)
-
-

@@ -39,9 +39,15 @@ def _location(block_info: dict[Any, Any], which: Any) -> tuple[int, ...]:
 
 
 def _dropout_block(
-    block: np.ndarray[Any, Any], *, shape: Shape, starts: tuple[int, ...], threshold: int,
-    stream: Stream, t: Transform, block_info: dict[Any, Any] | None = None,
-) -> np.ndarray[Any, Any]:  # fmt: skip
+    block: np.ndarray[Any, Any],
+    *,
+    shape: Shape,
+    starts: tuple[int, ...],
+    threshold: int,
+    stream: Stream,
+    t: Transform,
+    block_info: dict[Any, Any] | None = None,
+) -> np.ndarray[Any, Any]:
     """One block's part of the call on the whole array (runs on a worker)."""
     from ._numpy import NumPyBackend
 
@@ -57,9 +63,13 @@ def _dropout_block(
 
 
 def _mask_block(
-    *, shape: Shape, starts: tuple[int, ...], threshold: int, stream: Stream,
+    *,
+    shape: Shape,
+    starts: tuple[int, ...],
+    threshold: int,
+    stream: Stream,
     block_info: dict[Any, Any] | None = None,
-) -> np.ndarray[Any, Any]:  # fmt: skip
+) -> np.ndarray[Any, Any]:
     """One block of a mask: the box of the global mask at its own location."""
     from ._numpy import NumPyBackend
 
@@ -68,8 +78,9 @@ def _mask_block(
     info = block_info[None]
     at = tuple(s + o for s, o in zip(starts, _location(block_info, None), strict=True))
     box = tuple(info["chunk-shape"])
-    keep: np.ndarray[Any, Any] = NumPyBackend().portable_keep(None, shape, at, box, threshold,
-                                                              stream)  # fmt: skip
+    keep: np.ndarray[Any, Any] = NumPyBackend().portable_keep(
+        None, shape, at, box, threshold, stream
+    )
     return keep
 
 
@@ -99,9 +110,14 @@ class DaskBackend(Defaults):
         return self.matches(mask) and mask.dtype == np.bool_  # type: ignore[attr-defined]
 
     def portable_keep(
-        self, x: Any, shape: Shape, starts: tuple[Any, ...], box: Shape, threshold: int,
+        self,
+        x: Any,
+        shape: Shape,
+        starts: tuple[Any, ...],
+        box: Shape,
+        threshold: int,
         stream: Stream,
-    ) -> Any:  # fmt: skip
+    ) -> Any:
         # the input's chunks where the mask spans its axis; one chunk where it is shorter (a
         # seed grid that grows into the input's shape)
         chunks = tuple(
@@ -109,10 +125,16 @@ class DaskBackend(Defaults):
         )
         at = tuple(int(s) for s in starts)
         return _da().map_blocks(
-            _mask_block, chunks=chunks, dtype=bool, meta=np.array((), dtype=bool), shape=shape,
-            starts=at, threshold=threshold, stream=stream,
+            _mask_block,
+            chunks=chunks,
+            dtype=bool,
+            meta=np.array((), dtype=bool),
+            shape=shape,
+            starts=at,
+            threshold=threshold,
+            stream=stream,
             name=_name("mask", shape, at, chunks, threshold, stream),
-        )  # fmt: skip
+        )
 
     def fused(self, x: Any, plan: Plan, drawn: Stream | Any, t: Transform) -> Any:
         """One ``map_blocks`` layer: each block draws its part of the mask and applies it."""
@@ -120,10 +142,16 @@ class DaskBackend(Defaults):
             return None
         at = tuple(int(s) for s in plan.starts)
         out = x.map_blocks(
-            _dropout_block, dtype=x.dtype, meta=np.array((), dtype=x.dtype), shape=plan.shape,
-            starts=at, threshold=plan.threshold, stream=drawn, t=t,
+            _dropout_block,
+            dtype=x.dtype,
+            meta=np.array((), dtype=x.dtype),
+            shape=plan.shape,
+            starts=at,
+            threshold=plan.threshold,
+            stream=drawn,
+            t=t,
             name=_name(plan.fn, x.name, plan.shape, at, plan.threshold, drawn, t),
-        )  # fmt: skip
+        )
         if not plan.inplace:
             return out
         x[...] = out

@@ -32,9 +32,15 @@ def mantissa(xp: Any, dtype: Any) -> int:
 
 
 def keep_mask(
-    xp: Any, shape: tuple[int, ...], threshold: int, seed: int, counter: int, *,
-    device: Any = None, word_dtype: Any = None,
-) -> Any:  # fmt: skip
+    xp: Any,
+    shape: tuple[int, ...],
+    threshold: int,
+    seed: int,
+    counter: int,
+    *,
+    device: Any = None,
+    word_dtype: Any = None,
+) -> Any:
     """The portable keep mask of ``shape``.
 
     Entry ``i`` is kept iff word ``i`` of ``(seed, counter)`` is at least ``threshold``.
@@ -50,9 +56,14 @@ def keep_mask(
 
 
 def region_index(
-    xp: Any, global_shape: tuple[int, ...], starts: tuple[Any, ...], box: tuple[int, ...], *,
-    dtype: Any, device: Any = None,
-) -> Any:  # fmt: skip
+    xp: Any,
+    global_shape: tuple[int, ...],
+    starts: tuple[Any, ...],
+    box: tuple[int, ...],
+    *,
+    dtype: Any,
+    device: Any = None,
+) -> Any:
     """Flat (C-order) indices, in an array of ``global_shape``, of the box at ``starts``.
 
     ``starts`` may hold traced integers or 0-d integer arrays; ``box`` is static.
@@ -73,10 +84,17 @@ def region_index(
 
 
 def keep_mask_region(
-    xp: Any, global_shape: tuple[int, ...], starts: tuple[Any, ...], box: tuple[int, ...],
-    threshold: int, key: tuple[Any, Any], stream: tuple[Any, Any], *, dtype: Any,
+    xp: Any,
+    global_shape: tuple[int, ...],
+    starts: tuple[Any, ...],
+    box: tuple[int, ...],
+    threshold: int,
+    key: tuple[Any, Any],
+    stream: tuple[Any, Any],
+    *,
+    dtype: Any,
     device: Any = None,
-) -> Any:  # fmt: skip
+) -> Any:
     """The box at ``starts`` of the portable keep mask of ``global_shape``.
 
     Bit for bit ``keep_mask(global_shape)[starts[0]:starts[0] + box[0], ...]``: entry ``i`` of the

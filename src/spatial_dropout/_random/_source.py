@@ -41,8 +41,9 @@ class Stream:
     @staticmethod
     def of(seed: int, counter: int) -> Stream:
         """The words of a 64-bit seed and call counter."""
-        return Stream((seed & _MASK32, seed >> 32), (counter & _MASK32, counter >> 32),
-                      (seed, counter))  # fmt: skip
+        return Stream(
+            (seed & _MASK32, seed >> 32), (counter & _MASK32, counter >> 32), (seed, counter)
+        )
 
 
 @dataclass(frozen=True)

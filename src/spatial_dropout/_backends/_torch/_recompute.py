@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 import torch
 import torch.utils.checkpoint as _ckpt
 
-from . import _torch_errors as v
+from . import _errors as v
 
 T = TypeVar("T")
 

@@ -15,16 +15,17 @@ from typing import TYPE_CHECKING, Any, Literal
 import array_api_compat as compat
 import numpy as np
 
-from .._random._philox import words_at
-from .._random._source import Key, Source, Stream
-from .._scale import Transform
-from .._variants import Shape
-from . import _reference as ref
-from ._contract import Defaults
-from ._jax_errors import generator_under_trace, needs_key
+from ..._random._philox import words_at
+from ..._random._source import Key, Source, Stream
+from ..._scale import Transform
+from ..._variants import Shape
+from .. import _reference as ref
+from .._contract import Defaults
+from ._errors import generator_under_trace, needs_key
 
 if TYPE_CHECKING:
-    from .._plan import Plan
+    from ..._plan import Plan
+
 
 def _jax() -> Any:
     import jax
@@ -73,25 +74,36 @@ class JaxBackend(Defaults):
         return self.matches(mask) and mask.dtype == bool  # type: ignore[attr-defined]
 
     def portable_keep(
-        self, x: Any, shape: Shape, starts: tuple[Any, ...], box: Shape, threshold: int,
+        self,
+        x: Any,
+        shape: Shape,
+        starts: tuple[Any, ...],
+        box: Shape,
+        threshold: int,
         stream: Stream,
-    ) -> Any:  # fmt: skip
+    ) -> Any:
         import jax.numpy as jnp
 
         if box == shape and all(isinstance(s, int) for s in starts):
             return _compiled_keep()(*_words(stream), shape=shape, threshold=threshold)
-        return ref.keep_mask_region(jnp, shape, starts, box, threshold, stream.key,
-                                    stream.counter, dtype=jnp.uint32)  # fmt: skip
+        return ref.keep_mask_region(
+            jnp, shape, starts, box, threshold, stream.key, stream.counter, dtype=jnp.uint32
+        )
 
     def fused(self, x: Any, plan: Plan, drawn: Stream | Any, t: Transform) -> Any:
         """Mask and multiply as one compiled function (one compile for a new shape)."""
         if (
-            not plan.portable or plan.keeps_nothing or not plan.whole
-            or not t.constant or t.alpha or x.size == 0
-        ):  # fmt: skip
+            not plan.portable
+            or plan.keeps_nothing
+            or not plan.whole
+            or not t.constant
+            or t.alpha
+            or x.size == 0
+        ):
             return None
-        return _compiled_dropout()(x, *_words(drawn), shape=plan.shape,
-                                   threshold=plan.threshold, a=t.a)  # fmt: skip
+        return _compiled_dropout()(
+            x, *_words(drawn), shape=plan.shape, threshold=plan.threshold, a=t.a
+        )
 
     def apply(self, x: Any, keep: Any, t: Transform, inplace: bool) -> Any:
         import jax.numpy as jnp
@@ -118,9 +130,7 @@ class JaxBackend(Defaults):
 
 def _words(stream: Stream) -> tuple[Any, Any, Any, Any]:
     """The stream's four words as uint32 operands: jit arguments, so a new key never recompiles."""
-    return tuple(
-        np.uint32(w) if isinstance(w, int) else w for w in (*stream.key, *stream.counter)
-    )
+    return tuple(np.uint32(w) if isinstance(w, int) else w for w in (*stream.key, *stream.counter))
 
 
 def _keep_words(
@@ -220,9 +230,16 @@ def _compiled_apply() -> Any:
 
 
 def _dropout_words(
-    x: Any, k0: Any, k1: Any, s0: Any, s1: Any, *, shape: tuple[int, ...], threshold: int,
+    x: Any,
+    k0: Any,
+    k1: Any,
+    s0: Any,
+    s1: Any,
+    *,
+    shape: tuple[int, ...],
+    threshold: int,
     a: float,
-) -> Any:  # fmt: skip
+) -> Any:
     return _apply_inverted(x, _keep_words(k0, k1, s0, s1, shape=shape, threshold=threshold), a=a)
 
 

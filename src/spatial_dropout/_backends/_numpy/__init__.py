@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from .._random._source import Native, Source, Stream
-from .._scale import Transform
-from .._shapes import may_overlap
-from .._variants import Shape
+from ..._random._source import Native, Source, Stream
+from ..._scale import Transform
+from ..._shapes import may_overlap
+from ..._variants import Shape
+from .. import _reference as ref
+from .._contract import Defaults
 from . import _compiled, _cpu
-from . import _reference as ref
-from ._contract import Defaults
 
 if TYPE_CHECKING:
-    from .._plan import Plan
+    from ..._plan import Plan
 
 Array = np.ndarray[Any, Any]
 
@@ -40,8 +40,9 @@ def _mantissa(dtype: np.dtype[Any]) -> int:
         name = str(dtype.name)
         if name == "bfloat16":  # ml_dtypes
             m = 7
-        elif dtype.kind == "f" and name.startswith(("float16", "float32", "float64", "longdouble",
-                                                    "float96", "float128")):  # fmt: skip
+        elif dtype.kind == "f" and name.startswith(
+            ("float16", "float32", "float64", "longdouble", "float96", "float128")
+        ):
             m = min(int(np.finfo(dtype).nmant), 52)  # long double: scaled as float64
         elif dtype.kind == "f" or name.startswith("float"):  # ml_dtypes' float8, float4...
             m = -1
@@ -86,9 +87,14 @@ class NumPyBackend(Defaults):
         return isinstance(mask, np.ndarray) and mask.dtype == np.bool_
 
     def portable_keep(
-        self, x: Any, shape: Shape, starts: tuple[Any, ...], box: Shape, threshold: int,
+        self,
+        x: Any,
+        shape: Shape,
+        starts: tuple[Any, ...],
+        box: Shape,
+        threshold: int,
         stream: Stream,
-    ) -> Any:  # fmt: skip
+    ) -> Any:
         seed, counter = stream.ints
         k = _cpu.compiled_for()
         if box == shape:  # the whole mask (a shared axis reads index 0: starts are zeros)
@@ -102,16 +108,22 @@ class NumPyBackend(Defaults):
                 return (words >= threshold).reshape(box)
             index = ref.region_index(np, shape, starts, box, dtype=np.int64) - first
             return words[index] >= threshold
-        return ref.keep_mask_region(np, shape, starts, box, threshold, stream.key,
-                                    stream.counter, dtype=np.uint64)  # fmt: skip
+        return ref.keep_mask_region(
+            np, shape, starts, box, threshold, stream.key, stream.counter, dtype=np.uint64
+        )
 
     def fused(self, x: Any, plan: Plan, drawn: Stream | Any, t: Transform) -> Any:
         """The compiled kernels: one call that reads the mask's words, never a boolean mask."""
         k = _cpu.compiled_for()  # decided once a call: for the words, and for x's memory
         if (
-            k is None or not _compiled.usable(x) or not plan.portable
-            or plan.keeps_nothing or not plan.whole or not t.constant or t.alpha
-        ):  # fmt: skip
+            k is None
+            or not _compiled.usable(x)
+            or not plan.portable
+            or plan.keeps_nothing
+            or not plan.whole
+            or not t.constant
+            or t.alpha
+        ):
             return None
         shape, threshold = plan.shape, plan.threshold
         elementwise = shape == x.shape

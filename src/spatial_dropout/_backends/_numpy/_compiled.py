@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .._threads import get_num_threads
+from ..._threads import get_num_threads
 
 Array = np.ndarray[Any, Any]
 _OFF = ("0", "false", "no", "off")
@@ -161,6 +161,7 @@ def after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(
-        before=_before_fork, after_in_parent=_after_fork_in_parent,
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
         after_in_child=after_fork_in_child,
-    )  # fmt: skip
+    )

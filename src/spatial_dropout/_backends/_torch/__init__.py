@@ -14,15 +14,15 @@ import math
 import sys
 from typing import TYPE_CHECKING, Any, Literal
 
-from .._random._source import Native, Portable, Source, Stream
-from .._scale import Transform
-from .._shapes import mask_box, may_overlap
-from .._variants import Shape
-from ._contract import Defaults
-from ._torch_errors import dtensor_needs_portable, dtensor_partial
+from ..._random._source import Native, Portable, Source, Stream
+from ..._scale import Transform
+from ..._shapes import mask_box, may_overlap
+from ..._variants import Shape
+from .._contract import Defaults
+from ._errors import dtensor_needs_portable, dtensor_partial
 
 if TYPE_CHECKING:
-    from .._plan import Plan
+    from ..._plan import Plan
 
 
 def _is_dtensor(x: Any) -> bool:
@@ -90,7 +90,7 @@ class TorchBackend(Defaults):
         return None
 
     def native_keep(self, fn: str, x: Any, shape: Shape, rate: float, generator: Any) -> Any:
-        from ._torch_ops import native_noise
+        from ._ops import native_noise
 
         return native_noise(fn, x, shape, rate, generator) != 0
 
@@ -101,15 +101,20 @@ class TorchBackend(Defaults):
     @staticmethod
     def take(fn: str, source: Portable) -> Any:
         """``(seed, counter)`` as a Stream, or an int64 state tensor inside a graph."""
-        from ._torch_ops import take
+        from ._ops import take
 
         return take(fn, source)
 
     def portable_keep(
-        self, x: Any, shape: Shape, starts: tuple[Any, ...], box: Shape, threshold: int,
+        self,
+        x: Any,
+        shape: Shape,
+        starts: tuple[Any, ...],
+        box: Shape,
+        threshold: int,
         stream: Any,
-    ) -> Any:  # fmt: skip
-        from ._torch_ops import portable_mask, portable_mask_region
+    ) -> Any:
+        from ._ops import portable_mask, portable_mask_region
 
         if box == shape and all(isinstance(s, int) for s in starts):
             return portable_mask(x, shape, threshold, stream)
@@ -120,7 +125,7 @@ class TorchBackend(Defaults):
             return self._dtensor(x, plan, drawn, t)
         if not t.constant or t.alpha:
             return None
-        from ._torch_ops import fused
+        from ._ops import fused
 
         return fused(x, plan, drawn, t.a)
 
@@ -144,14 +149,15 @@ class TorchBackend(Defaults):
         out = self.apply(local, keep, t, plan.inplace)
         if plan.inplace:
             return x
-        return DTensor.from_local(out, x.device_mesh, x.placements, run_check=False,
-                                  shape=x.shape, stride=x.stride())  # fmt: skip
+        return DTensor.from_local(
+            out, x.device_mesh, x.placements, run_check=False, shape=x.shape, stride=x.stride()
+        )
 
     def apply(self, x: Any, keep: Any, t: Transform, inplace: bool) -> Any:
         if t.alpha:
             out = x.mul_(t.a) if inplace else x * t.a
             return out.add_(t.b_keep).masked_fill_(~keep, t.b_drop)
-        from ._torch_ops import composite, scaled_mask
+        from ._ops import composite, scaled_mask
 
         if not t.constant:  # a scale tensor: aten ops, which every torch subsystem takes
             return composite(x, keep, t.a, inplace)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from .._validation import type_name
+from ..._validation import type_name
 
 
 def is_dropout_module(fn: str, name: str) -> NoReturn:

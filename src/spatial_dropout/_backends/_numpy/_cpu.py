@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from .._random import _philox_numpy
-from .._threads import get_num_threads, run_split
+from ..._random import _philox_numpy
+from ..._threads import get_num_threads, run_split
 from . import _compiled
 from ._compiled import Kernels
 
@@ -130,9 +130,15 @@ def span(
 
 
 def scale_rows(
-    x2: Array, out2: Array, words: Array, threshold: int | None, s: Any, k: Kernels | None,
-    tuning: Tuning | None = None, threads: int | None = None,
-) -> None:  # fmt: skip
+    x2: Array,
+    out2: Array,
+    words: Array,
+    threshold: int | None,
+    s: Any,
+    k: Kernels | None,
+    tuning: Tuning | None = None,
+    threads: int | None = None,
+) -> None:
     """``out2[i] = x2[i] * s`` for kept rows ``i``, ``+0.0`` rows elsewhere.
 
     ``out2`` may be ``x2`` (in place). ``threads`` defaults to :func:`get_num_threads`.
@@ -143,8 +149,9 @@ def scale_rows(
         w, thr = _words_and_threshold(words, threshold)
         scale = x2.dtype.type(s)
         if out2 is x2:
-            k.run("scale_rows_inplace", x2.nbytes, threads, tuning.parallel_bytes, x2, w, thr,
-                  scale)  # fmt: skip
+            k.run(
+                "scale_rows_inplace", x2.nbytes, threads, tuning.parallel_bytes, x2, w, thr, scale
+            )
         else:
             k.run("scale_rows", x2.nbytes, threads, tuning.parallel_bytes, x2, out2, w, thr, scale)
         return
@@ -170,9 +177,15 @@ def scale_rows(
 
 
 def select(
-    x: Array, out: Array, words: Array, threshold: int | None, s: Any, k: Kernels | None,
-    tuning: Tuning | None = None, threads: int | None = None,
-) -> None:  # fmt: skip
+    x: Array,
+    out: Array,
+    words: Array,
+    threshold: int | None,
+    s: Any,
+    k: Kernels | None,
+    tuning: Tuning | None = None,
+    threads: int | None = None,
+) -> None:
     """Element-wise on 1-D arrays: ``x * s`` where kept, else ``+0.0``; ``out`` may be ``x``."""
     tuning = tuning or DEFAULT
     if k is not None:
@@ -195,16 +208,27 @@ def select(
 
 
 def philox_dropout(
-    x: Array, out: Array, seed: int, counter: int, threshold: int, s: Any, k: Kernels,
+    x: Array,
+    out: Array,
+    seed: int,
+    counter: int,
+    threshold: int,
+    s: Any,
+    k: Kernels,
     tuning: Tuning | None = None,
-) -> None:  # fmt: skip
+) -> None:
     """Compiled, fused portable element-wise dropout on 1-D arrays (``out`` may be ``x``).
 
     Entry ``i`` is kept iff word ``i`` of ``(seed, counter)`` is ``>= threshold``.
     """
     tuning = tuning or DEFAULT
-    consts = (*_split(seed), *_split(counter), np.uint32(threshold), x.dtype.type(s),
-              x.dtype.type(0))  # fmt: skip
+    consts = (
+        *_split(seed),
+        *_split(counter),
+        np.uint32(threshold),
+        x.dtype.type(s),
+        x.dtype.type(0),
+    )
     if out is x:
         k.run("philox_inplace", x.nbytes, None, tuning.parallel_bytes, x, *consts)
     else:

@@ -32,16 +32,17 @@ import numpy as np
 import torch
 from torch.autograd import forward_ad
 
-from .._random import random_words
-from .._random._generator import Generator, attach_torch_state
-from .._random._philox import key_and_stream, words_at
-from .._random._source import Portable, Stream
-from . import _cpu, _torch_recompute
-from . import _torch_errors as v
-from ._torch_recompute import replayed
+from ..._random import random_words
+from ..._random._generator import Generator, attach_torch_state
+from ..._random._philox import key_and_stream, words_at
+from ..._random._source import Portable, Stream
+from .._numpy import _cpu
+from . import _errors as v
+from . import _recompute
+from ._recompute import replayed
 
 if TYPE_CHECKING:
-    from .._plan import Plan
+    from ..._plan import Plan
 
 _MASK64 = 2**64 - 1
 _KERNEL_DTYPES = (torch.float32, torch.float64)
@@ -103,9 +104,12 @@ def _zero(x: torch.Tensor, eager: bool) -> torch.Tensor | float:
 
 
 def composite(
-    x: torch.Tensor, keep: torch.Tensor, scale: float | torch.Tensor, inplace: bool,
+    x: torch.Tensor,
+    keep: torch.Tensor,
+    scale: float | torch.Tensor,
+    inplace: bool,
     eager: bool = False,
-) -> torch.Tensor:  # fmt: skip
+) -> torch.Tensor:
     """The op as aten ops: exact, and differentiable, batchable and traceable everywhere.
 
     ``where(keep, x, 0) * scale``: kept entries are one rounded multiply, dropped ones ``0 *
@@ -303,9 +307,13 @@ def _(like: torch.Tensor, state: torch.Tensor, shape: list[int], threshold: int)
 
 @_portable_keep_op.register_vmap
 def _(
-    info: Any, in_dims: tuple[int | None, ...], like: torch.Tensor, state: torch.Tensor,
-    shape: list[int], threshold: int,
-) -> tuple[torch.Tensor, int | None]:  # fmt: skip
+    info: Any,
+    in_dims: tuple[int | None, ...],
+    like: torch.Tensor,
+    state: torch.Tensor,
+    shape: list[int],
+    threshold: int,
+) -> tuple[torch.Tensor, int | None]:
     if in_dims[1] is not None:
         v.batched_seed("spatial_dropout")
     if info.randomness == "error":
@@ -336,9 +344,13 @@ def _(like: torch.Tensor, index: torch.Tensor, state: torch.Tensor, threshold: i
 
 @_portable_keep_at_op.register_vmap
 def _(
-    info: Any, in_dims: tuple[int | None, ...], like: torch.Tensor, index: torch.Tensor,
-    state: torch.Tensor, threshold: int,
-) -> tuple[torch.Tensor, None]:  # fmt: skip
+    info: Any,
+    in_dims: tuple[int | None, ...],
+    like: torch.Tensor,
+    index: torch.Tensor,
+    state: torch.Tensor,
+    threshold: int,
+) -> tuple[torch.Tensor, None]:
     if in_dims[1] is not None or in_dims[2] is not None:
         v.batched_seed("spatial_dropout")
     if info.randomness != "same":  # a slice of one global mask: one mask for the whole batch
@@ -412,13 +424,17 @@ def portable_mask(
 
 
 def portable_mask_region(
-    x: torch.Tensor, shape: tuple[int, ...], starts: tuple[Any, ...], box: tuple[int, ...],
-    threshold: int, drawn: Stream | torch.Tensor,
-) -> torch.Tensor:  # fmt: skip
+    x: torch.Tensor,
+    shape: tuple[int, ...],
+    starts: tuple[Any, ...],
+    box: tuple[int, ...],
+    threshold: int,
+    drawn: Stream | torch.Tensor,
+) -> torch.Tensor:
     """The box at ``starts`` of the portable mask of ``shape`` (offsets may be tensors)."""
     import array_api_compat.torch as xp
 
-    from ._reference import region_index
+    from .._reference import region_index
 
     index = region_index(xp, shape, starts, box, dtype=torch.int64, device=x.device)
     keep: torch.Tensor = _portable_keep_at_op(x.detach(), index, _state(drawn), threshold)
@@ -455,7 +471,7 @@ def native_noise(
 ) -> torch.Tensor:
     """``F.dropout2d``'s draw (``empty(shape).bernoulli_(1 - p)``), replayed on recompute."""
     gen = generator
-    if _torch_recompute.maybe_checkpointed():  # (compiled graphs handle their random ops)
+    if _recompute.maybe_checkpointed():  # (compiled graphs handle their random ops)
         drawn_from = generator if generator is not None else _default_generator(x.device)
         if drawn_from is not None:
             state, replay = replayed(fn, drawn_from.get_state)

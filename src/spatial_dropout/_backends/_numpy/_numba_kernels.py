@@ -209,10 +209,13 @@ def philox_inplace(
 
 
 _SOURCES: dict[str, Callable[..., None]] = {
-    "scale_rows": scale_rows, "scale_rows_inplace": scale_rows_inplace,
-    "select": select, "select_inplace": select_inplace,
-    "philox": philox, "philox_inplace": philox_inplace,
-}  # fmt: skip
+    "scale_rows": scale_rows,
+    "scale_rows_inplace": scale_rows_inplace,
+    "select": select,
+    "select_inplace": select_inplace,
+    "philox": philox,
+    "philox_inplace": philox_inplace,
+}
 SERIAL = {name: _jit(f) for name, f in _SOURCES.items()}
 # called by the kernels:
 HELPERS = (words_into, keep_words, keep_words_inplace, partition, aligned_head)
