@@ -14,18 +14,42 @@ from ._backends import backend_for
 from ._options import DropoutOptions
 from ._plan import Array, ArrayT, Plan, draw, execute, keep_mask, plan
 from ._scale import inverted_transform
-from ._variants import VARIANTS, Variant
+from ._variants import VARIANTS, Params, Variant
+
+_NO_PARAMS: Params = {}
 
 PLike = float | DropoutOptions | Mapping[str, Any]
 
 
-def _run(variant: Variant, x: ArrayT, *args: Any, **kwargs: Any) -> ArrayT:
-    """A call of any variant: find the backend, plan, execute (or return ``x``).
-
-    The arguments are :func:`~._plan.plan`'s after ``variant``, ``backend`` and ``x``.
-    """
-    backend = backend_for(kwargs.get("fn") or variant.name, x)
-    call = plan(variant, backend, x, *args, **kwargs)
+def _run(
+    variant: Variant,
+    x: ArrayT,
+    p: object,
+    training: object,
+    inplace: object,
+    generator: object,
+    key: object,
+    data_format: object = "channels_first",
+    offset: object = None,
+    global_shape: object = None,
+    params: Params = _NO_PARAMS,
+) -> ArrayT:
+    """A call of any variant: find the backend, plan, execute (or return ``x``)."""
+    backend = backend_for(variant.name, x)
+    call = plan(
+        variant,
+        backend,
+        x,
+        p,
+        training,
+        inplace,
+        generator,
+        key,
+        data_format,
+        offset,
+        global_shape,
+        params,
+    )
     if call is None or call.empty:
         if call is not None and call.portable:
             draw(call, backend, x)  # an empty shard advances a Generator as every other does

@@ -26,6 +26,7 @@ class _Threads:
 
 _state = _Threads()
 _local = threading.local()  # a per-thread cap: Dask's workers run their blocks on one thread
+_capped = [0]  # blocks under a cap, in any thread: the common call reads no thread-local
 
 
 @contextlib.contextmanager
@@ -33,9 +34,11 @@ def one_thread() -> Iterator[None]:
     """Within the block, this thread's kernels use one thread (no nested pools)."""
     before = getattr(_local, "n", None)
     _local.n = 1
+    _capped[0] += 1
     try:
         yield
     finally:
+        _capped[0] -= 1
         _local.n = before
 
 
@@ -69,7 +72,9 @@ def get_num_threads() -> int:
     """
     if _state.n is None:
         _state.n = _default()
-    return getattr(_local, "n", None) or _state.n
+    if _capped[0]:
+        return getattr(_local, "n", None) or _state.n
+    return _state.n
 
 
 def set_num_threads(n: int) -> None:

@@ -46,7 +46,7 @@ class ArrayAPIBackend(Defaults):
     ) -> Any:
         xp, device = ref.namespace(x), compat.device(x)
         if box == shape:
-            return ref.keep_mask(xp, shape, threshold, *stream.ints, device=device)
+            return ref.keep_mask(xp, shape, threshold, stream.seed, stream.counter, device=device)
         return ref.keep_mask_region(
             xp,
             shape,
@@ -54,7 +54,7 @@ class ArrayAPIBackend(Defaults):
             box,
             threshold,
             stream.key,
-            stream.counter,
+            stream.counter_words,
             dtype=xp.uint64,
             device=device,
         )

@@ -17,37 +17,39 @@ A portable draw hands the backend a :class:`Stream`: the Philox key and counter 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._generator import Generator, default_generator
 
 _MASK32 = 0xFFFFFFFF
 
 
-@dataclass(frozen=True)
-class Stream:
-    """One call's Philox key and counter words, ``(lo, hi)`` each: ints, or traced uint32 arrays.
+class Stream(NamedTuple):
+    """One call's Philox stream: a 64-bit seed and call counter, or a JAX key's (traced) words.
 
-    ``ints`` is ``(seed, counter)`` as Python ints where they are known (not a traced key).
-
-    >>> Stream.of(2**32 + 5, 7)
-    Stream(key=(5, 1), counter=(7, 0), ints=(4294967301, 7))
+    >>> Stream(2**32 + 5, 7).key, Stream(2**32 + 5, 7).counter_words
+    ((5, 1), (7, 0))
     """
 
-    key: tuple[Any, Any]
-    counter: tuple[Any, Any]
-    ints: tuple[int, int] = (0, 0)
+    seed: int
+    counter: int
+    traced_key: tuple[Any, Any] | None = None
+    """A JAX key's ``(lo, hi)`` key words (maybe traced); ``seed`` is then unused."""
 
-    @staticmethod
-    def of(seed: int, counter: int) -> Stream:
-        """The words of a 64-bit seed and call counter."""
-        return Stream(
-            (seed & _MASK32, seed >> 32), (counter & _MASK32, counter >> 32), (seed, counter)
-        )
+    @property
+    def key(self) -> tuple[Any, Any]:
+        """Philox's key words ``(lo, hi)``."""
+        if self.traced_key is not None:
+            return self.traced_key
+        return self.seed & _MASK32, self.seed >> 32
+
+    @property
+    def counter_words(self) -> tuple[int, int]:
+        """The call counter's words ``(lo, hi)``."""
+        return self.counter & _MASK32, self.counter >> 32
 
 
-@dataclass(frozen=True)
-class Portable:
+class Portable(NamedTuple):
     """The portable stream of an ``int`` seed (counter 0) or of a ``Generator``.
 
     A backend may also pass its own seed object (torch: a 0-d integer tensor, counter 0) that it
@@ -59,7 +61,7 @@ class Portable:
     def draw(self) -> Stream:
         """The call's :class:`Stream` (a ``Generator`` advances by one, atomically)."""
         g = self.stream
-        return Stream.of(*(g.next_stream() if isinstance(g, Generator) else (int(g), 0)))
+        return Stream(*g.next_stream()) if isinstance(g, Generator) else Stream(int(g), 0)
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class Key:
 
     def stream(self) -> Stream:
         """The key's words on the portable stream 0."""
-        return Stream((self.data[-1], self.data[-2]), (0, 0))
+        return Stream(0, 0, (self.data[-1], self.data[-2]))
 
 
 Source = Portable | Native | Key

@@ -87,7 +87,7 @@ class JaxBackend(Defaults):
         if box == shape and all(isinstance(s, int) for s in starts):
             return _compiled_keep()(*_words(stream), shape=shape, threshold=threshold)
         return ref.keep_mask_region(
-            jnp, shape, starts, box, threshold, stream.key, stream.counter, dtype=jnp.uint32
+            jnp, shape, starts, box, threshold, stream.key, stream.counter_words, dtype=jnp.uint32
         )
 
     def fused(self, x: Any, plan: Plan, drawn: Stream | Any, t: Transform) -> Any:
@@ -130,7 +130,9 @@ class JaxBackend(Defaults):
 
 def _words(stream: Stream) -> tuple[Any, Any, Any, Any]:
     """The stream's four words as uint32 operands: jit arguments, so a new key never recompiles."""
-    return tuple(np.uint32(w) if isinstance(w, int) else w for w in (*stream.key, *stream.counter))
+    return tuple(
+        np.uint32(w) if isinstance(w, int) else w for w in (*stream.key, *stream.counter_words)
+    )
 
 
 def _keep_words(

@@ -95,7 +95,7 @@ class NumPyBackend(Defaults):
         threshold: int,
         stream: Stream,
     ) -> Any:
-        seed, counter = stream.ints
+        seed, counter = stream.seed, stream.counter
         k = _cpu.compiled_for()
         if box == shape:  # the whole mask (a shared axis reads index 0: starts are zeros)
             return (_cpu.words(math.prod(shape), seed, counter, k) >= threshold).reshape(shape)
@@ -109,12 +109,12 @@ class NumPyBackend(Defaults):
             index = ref.region_index(np, shape, starts, box, dtype=np.int64) - first
             return words[index] >= threshold
         return ref.keep_mask_region(
-            np, shape, starts, box, threshold, stream.key, stream.counter, dtype=np.uint64
+            np, shape, starts, box, threshold, stream.key, stream.counter_words, dtype=np.uint64
         )
 
     def fused(self, x: Any, plan: Plan, drawn: Stream | Any, t: Transform) -> Any:
         """The compiled kernels: one call that reads the mask's words, never a boolean mask."""
-        k = _cpu.compiled_for()  # decided once a call: for the words, and for x's memory
+        k = _compiled.kernels()  # decided once a call: for the words, and for x's memory
         if (
             k is None
             or not _compiled.usable(x)
@@ -131,7 +131,7 @@ class NumPyBackend(Defaults):
         if rows is None and not elementwise:
             return None
         out = x if plan.inplace else np.empty_like(x)
-        seed, counter = drawn.ints
+        seed, counter = drawn.seed, drawn.counter
         if elementwise:
             x1 = x.reshape(-1)  # the kernels run in place when given one object twice
             out1 = x1 if plan.inplace else out.reshape(-1)

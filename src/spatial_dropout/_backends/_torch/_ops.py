@@ -392,14 +392,14 @@ def take(fn: str, source: Portable) -> Stream | torch.Tensor:
         seed_t = stream.detach().reshape(()).to(device="cpu", dtype=torch.int64)
         return torch.stack([seed_t, torch.zeros_like(seed_t)])
     if not isinstance(stream, Generator):
-        return Stream.of(stream, 0)
+        return Stream(stream, 0)
     if _tracing():
         v.generator_under_jit_trace(fn)
     if not torch.compiler.is_compiling():
         taken, _ = replayed(fn, stream.next_stream)
-        return Stream.of(*taken)
+        return Stream(*taken)
     if stream._tensor is None:
-        return Stream.of(*stream._advance())  # no tensor attached: correct, but recompiles
+        return Stream(*stream._advance())  # no tensor attached: correct, but recompiles
     state: torch.Tensor = _take_op(stream._tensor)
     return state
 
@@ -407,7 +407,7 @@ def take(fn: str, source: Portable) -> Stream | torch.Tensor:
 def _state(drawn: Stream | torch.Tensor) -> torch.Tensor:
     if isinstance(drawn, torch.Tensor):
         return drawn
-    seed, counter = drawn.ints
+    seed, counter = drawn.seed, drawn.counter
     return torch.tensor([_signed(seed), _signed(counter)], dtype=torch.int64)
 
 
@@ -418,7 +418,7 @@ def portable_mask(
     dims = list(shape)
     x = x.detach()  # only its device and vmap's batching matter: the mask has no gradient
     if isinstance(drawn, Stream) and _plain(x) and not _watched():
-        return _portable_keep(x.device, dims, *drawn.ints, threshold)
+        return _portable_keep(x.device, dims, drawn.seed, drawn.counter, threshold)
     keep: torch.Tensor = _portable_keep_op(x, _state(drawn), dims, threshold)
     return keep
 
