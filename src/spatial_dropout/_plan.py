@@ -18,8 +18,8 @@ from . import _validation as v
 from ._options import unpack
 from ._random._generator import Generator
 from ._random._source import DEFAULT, GLOBAL, Key, Native, Portable, Source, Stream
-from ._scale import MASK32, Transform, drop_threshold
-from ._shapes import check_region, mask_box
+from ._scale import Transform, drop_threshold, keeps_nothing
+from ._shapes import check_region, mask_box, region_needs_portable
 from ._variants import Params, Shape, Variant, WindowAny
 
 
@@ -232,7 +232,7 @@ def plan(
         starts, full = check_region(fn, shape, offset, global_shape)
     portable = not isinstance(source, Native)
     if not whole and not portable:
-        v.region_needs_portable(fn)
+        region_needs_portable(fn)
     given = variant.params(fn, full, params) if variant.params is not None else params
     if values and (not train or prob == 0.0):
         return None
@@ -259,7 +259,7 @@ def plan(
         prob,
         rate,
         threshold,
-        threshold > MASK32,
+        keeps_nothing(threshold),
         prob == 1.0,
         mask,
         at,

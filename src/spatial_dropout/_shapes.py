@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from . import _validation as v
 
@@ -193,3 +193,14 @@ def check_region(
             )
             raise ValueError(msg)
     return starts, full
+
+
+def region_needs_portable(fn: str) -> NoReturn:
+    """``offset``/``global_shape`` with a framework's own generator."""
+    msg = (
+        f"{fn}(): `offset` and `global_shape` need a portable generator (an int seed, a "
+        "spatial_dropout.Generator, the NumPy global stream, or a JAX key): a framework's own "
+        "generator (torch's default, a torch.Generator, a numpy.random.Generator) cannot draw a "
+        "slice of a larger mask. Pass the same seed on every rank."
+    )
+    raise ValueError(msg)

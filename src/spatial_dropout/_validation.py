@@ -190,14 +190,3 @@ def no_randomness(fn: str, what: str) -> NoReturn:
     """A layer in training mode that was given nothing to draw its mask from."""
     msg = f"{fn}(): {what}"
     raise ValueError(msg)
-
-
-def region_needs_portable(fn: str) -> NoReturn:
-    """``offset``/``global_shape`` with a framework's own generator."""
-    msg = (
-        f"{fn}(): `offset` and `global_shape` need a portable generator (an int seed, a "
-        "spatial_dropout.Generator, the NumPy global stream, or a JAX key): a framework's own "
-        "generator (torch's default, a torch.Generator, a numpy.random.Generator) cannot draw a "
-        "slice of a larger mask. Pass the same seed on every rank."
-    )
-    raise ValueError(msg)
