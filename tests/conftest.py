@@ -209,10 +209,11 @@ def expected(
     x = xp.asarray(data)
     if p == 1.0:
         return np.zeros_like(data)
-    shape = variant.mask_shape(tuple(data.shape), data_format, {})
+    params = variant.params(kind, data.shape, {}) if variant.params is not None else {}
+    shape = variant.mask_shape(tuple(data.shape), data_format, params)
     keep = ref.keep_mask(xp, shape, drop_threshold(p), seed, counter)
     mant = ref.mantissa(xp, x.dtype) if data.dtype.name != "bfloat16" else 7
-    return np.asarray(ref.apply(xp, x, keep, variant.transform(p, mant, None), False))
+    return np.asarray(ref.apply(xp, x, keep, variant.transform(p, mant, None, params), False))
 
 
 def _reference_namespace(dtype: np.dtype) -> Any:
@@ -237,7 +238,9 @@ def reference_mask(
     from spatial_dropout._scale import drop_threshold
     from spatial_dropout._variants import VARIANTS
 
-    mshape = VARIANTS[kind].mask_shape(shape, data_format, {})
+    variant = VARIANTS[kind]
+    params = variant.params(kind, shape, {}) if variant.params is not None else {}
+    mshape = variant.mask_shape(shape, data_format, params)
     if math.prod(mshape) == 0:
         return np.zeros(mshape, dtype=bool)
     return np.asarray(ref.keep_mask(xp, mshape, drop_threshold(p), seed, counter))

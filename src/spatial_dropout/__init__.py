@@ -13,6 +13,7 @@ mask from the same :class:`Generator` seed on every backend.
 from ._functional import (
     alpha_dropout,
     apply_mask,
+    drop_path,
     dropout,
     dropout1d,
     dropout2d,
@@ -20,7 +21,15 @@ from ._functional import (
     dropout_mask,
     feature_alpha_dropout,
 )
-from ._layers import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout
+from ._layers import (
+    AlphaDropout,
+    Dropout,
+    Dropout1d,
+    Dropout2d,
+    Dropout3d,
+    DropPath,
+    FeatureAlphaDropout,
+)
 from ._options import DropoutOptions
 from ._random import Generator, manual_seed
 from ._shapes import mask_shape
@@ -29,6 +38,7 @@ from ._version import __version__
 
 __all__ = [
     "AlphaDropout",
+    "DropPath",
     "Dropout",
     "Dropout1d",
     "Dropout2d",
@@ -39,6 +49,7 @@ __all__ = [
     "__version__",
     "alpha_dropout",
     "apply_mask",
+    "drop_path",
     "dropout",
     "dropout1d",
     "dropout2d",

@@ -63,6 +63,7 @@ def dropout(
     training: bool = True,
     inplace: bool = False,
     *,
+    shared_axes: Sequence[int] | None = None,
     generator: object = None,
     key: object = None,
     offset: Sequence[Any] | None = None,
@@ -80,6 +81,10 @@ def dropout(
         ``False`` returns ``input`` itself, untouched.
     inplace : bool, default False
         Write the result into ``input`` and return it.
+    shared_axes : sequence of int, optional
+        Axes (negative allowed) along which one mask entry is shared: Flax's
+        ``broadcast_dims``, Keras's ``noise_shape``. ``shared_axes=(2, 3)`` on ``(N, C, H, W)`` is
+        :func:`dropout2d`, bit for bit; ``(time_axis,)`` is locked (variational) RNN dropout.
     generator : None, int, Generator, or a native generator
         ``None`` follows the input framework's seeding (:func:`manual_seed` for NumPy, Dask and
         array-API inputs, ``torch.manual_seed`` for tensors). An ``int`` or a
@@ -113,6 +118,10 @@ def dropout(
     >>> y = sd.dropout(np.ones(8, dtype=np.float32), 0.5, generator=0)
     >>> sorted(set(y.tolist())) in ([0.0, 2.0], [0.0], [2.0])
     True
+    >>> x = np.ones((2, 3, 4, 4), dtype=np.float32)
+    >>> bool((sd.dropout(x, 0.5, shared_axes=(2, 3), generator=1)
+    ...       == sd.dropout2d(x, 0.5, generator=1)).all())
+    True
     """
     return _run(
         VARIANTS["dropout"],
@@ -125,6 +134,7 @@ def dropout(
         "channels_first",
         offset,
         global_shape,
+        {} if shared_axes is None else {"shared_axes": shared_axes},
     )
 
 
@@ -447,6 +457,79 @@ def feature_alpha_dropout(
     )
 
 
+def drop_path(
+    input: ArrayT,
+    p: PLike,
+    training: bool = True,
+    inplace: bool = False,
+    *,
+    mode: str = "row",
+    batch_axis: int = 0,
+    scale_by_keep: bool = True,
+    generator: object = None,
+    key: object = None,
+    offset: Sequence[Any] | None = None,
+    global_shape: Sequence[int] | None = None,
+) -> ArrayT:
+    """Stochastic depth (DropPath): drop whole samples of a residual branch.
+
+    ``mode="row"`` drops each sample (every entry along ``batch_axis``) with probability ``p``;
+    ``mode="batch"`` makes one decision for the whole input. It is :func:`dropout` with every
+    other axis shared, bit for bit. With ``generator=None`` on a tensor, after the same
+    ``torch.manual_seed``, the kept values equal ``timm.layers.drop_path`` and
+    ``torchvision.ops.stochastic_depth``; dropped values are exactly ``+0.0``.
+
+    Parameters
+    ----------
+    input : array
+        A floating-point array with a batch axis.
+    p : float, DropoutOptions or mapping
+        Probability of dropping a sample, in ``[0, 1]`` (no default, as torchvision's).
+    training, inplace, generator, key, offset, global_shape
+        As :func:`dropout`.
+    mode : {"row", "batch"}, default "row"
+        One decision per sample, or one for the whole batch.
+    batch_axis : int, default 0
+        The batch axis (``1`` for sequence-first ``(T, B, D)`` data; peers assume ``0``).
+    scale_by_keep : bool, default True
+        Scale kept samples by ``1 / (1 - p)``; ``False`` keeps them as they are.
+
+    Returns
+    -------
+    array
+        Same type, shape, dtype and device as ``input``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A bad argument (``mode``, ``batch_axis`` outside ``[-ndim, ndim)``, ...), named;
+        ``input`` is then left unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np, spatial_dropout as sd
+    >>> y = sd.drop_path(np.ones((8, 3, 4)), 0.5, generator=0)
+    >>> bool(((y == 0).all(axis=(1, 2)) | (y == 2).all(axis=(1, 2))).all())
+    True
+    >>> t = sd.drop_path(np.ones((5, 8, 3)), 0.5, batch_axis=1, generator=0)  # (T, B, D)
+    >>> bool((t == t[:1]).all())  # every time step of a sample shares its decision
+    True
+    """
+    return _run(
+        VARIANTS["drop_path"],
+        input,
+        p,
+        training,
+        inplace,
+        generator,
+        key,
+        "channels_first",
+        offset,
+        global_shape,
+        {"mode": mode, "batch_axis": batch_axis, "scale_by_keep": scale_by_keep},
+    )
+
+
 def dropout_mask(
     input: Array,
     p: float = 0.5,
@@ -457,6 +540,7 @@ def dropout_mask(
     data_format: str = "channels_first",
     offset: Sequence[Any] | None = None,
     global_shape: Sequence[int] | None = None,
+    **options: Any,
 ) -> Any:
     """The boolean keep mask that ``kind(input, p, generator=generator)`` would draw.
 
@@ -472,7 +556,10 @@ def dropout_mask(
         Probability of dropping an entry of the mask.
     kind : str, default "dropout2d"
         The function whose mask to draw: ``dropout``, ``dropout1d``, ``dropout2d``,
-        ``dropout3d``, ``alpha_dropout`` or ``feature_alpha_dropout``.
+        ``dropout3d``, ``alpha_dropout``, ``feature_alpha_dropout`` or ``drop_path``.
+    **options
+        That function's own options (``shared_axes`` for ``dropout``; ``mode``,
+        ``batch_axis`` for ``drop_path``).
     generator, key, data_format, offset, global_shape
         As :func:`dropout2d`; the mask advances a ``Generator`` as that call would. With
         ``offset``, the mask is ``input``'s part of the larger array's mask.
@@ -502,6 +589,9 @@ def dropout_mask(
     fn = "dropout_mask"
     variant = VARIANTS[v.check_choice(fn, "kind", kind, VARIANTS)]
     backend = backend_for(fn, input)
+    for name in options:
+        if name not in variant.options:
+            v.unknown_option(fn, name, variant.options or (f"none for kind={kind!r}",))
     call = plan(
         variant,
         backend,
@@ -514,6 +604,7 @@ def dropout_mask(
         data_format,
         offset,
         global_shape,
+        {k: o for k, o in options.items() if o is not None},
         fn=fn,
         values=False,
     )

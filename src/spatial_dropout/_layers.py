@@ -47,15 +47,70 @@ class DropoutMixin:
         if data_format != "channels_first" and not self._variant.channel:
             v.not_for_variant(name, "data_format", channel_layers())
 
+    def _params(self) -> dict[str, Any]:
+        """The variant's own arguments (DropPath's ``mode``...); none for the dropouts."""
+        return {}
+
     def _dropout(self, input: Any, training: bool, generator: object = None) -> Any:
         generator = self.generator if generator is None else generator
         return _run(
-            self._variant, input, self.p, training, self.inplace, generator, None, self.data_format
+            self._variant,
+            input,
+            self.p,
+            training,
+            self.inplace,
+            generator,
+            None,
+            self.data_format,
+            None,
+            None,
+            self._params(),
         )
 
     def extra_repr(self) -> str:
         fmt = f", data_format={self.data_format!r}" if self.data_format != "channels_first" else ""
         return f"p={self.p}, inplace={self.inplace}{fmt}"
+
+
+class PathMixin(DropoutMixin):
+    """DropPath's arguments: ``mode``, ``batch_axis``, ``scale_by_keep`` (see :func:`drop_path`)."""
+
+    mode: str
+    batch_axis: int
+    scale_by_keep: bool
+
+    def __init__(
+        self,
+        p: float = 0.5,
+        inplace: bool = False,
+        *,
+        mode: str = "row",
+        batch_axis: int = 0,
+        scale_by_keep: bool = True,
+        generator: object = None,
+        **kwargs: Any,
+    ) -> None:
+        """Validate and keep the layer's arguments (``batch_axis``'s range: at each call)."""
+        super().__init__(p, inplace, generator=generator, **kwargs)
+        name = type(self).__name__
+        self.mode = v.check_choice(name, "mode", mode, ("row", "batch"))
+        if isinstance(batch_axis, bool) or not isinstance(batch_axis, int):
+            v.bad_param(name, "batch_axis", "an int", batch_axis, TypeError)
+        self.batch_axis = batch_axis
+        self.scale_by_keep = v.check_bool(name, "scale_by_keep", scale_by_keep)
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "batch_axis": self.batch_axis,
+            "scale_by_keep": self.scale_by_keep,
+        }
+
+    def extra_repr(self) -> str:
+        return (
+            f"p={self.p}, inplace={self.inplace}, mode={self.mode!r}, "
+            f"batch_axis={self.batch_axis}, scale_by_keep={self.scale_by_keep}"
+        )
 
 
 def channel_layers() -> str:
@@ -153,3 +208,17 @@ class FeatureAlphaDropout(_Layer):
     """
 
     _variant = VARIANTS["feature_alpha_dropout"]
+
+
+class DropPath(PathMixin, _Layer):
+    """Stochastic depth layer; see :func:`drop_path`.
+
+    >>> import numpy as np, spatial_dropout as sd
+    >>> layer = sd.DropPath(0.2, batch_axis=1)
+    >>> layer
+    DropPath(p=0.2, inplace=False, mode='row', batch_axis=1, scale_by_keep=True)
+    >>> layer(np.ones((5, 4, 3)), generator=0).shape
+    (5, 4, 3)
+    """
+
+    _variant = VARIANTS["drop_path"]

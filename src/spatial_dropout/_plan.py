@@ -284,15 +284,15 @@ def _decide(
 ) -> Decision:
     """``(mask shape, draw rate, threshold, mask entries, fixed transform or None)``.
 
-    A pure function of its arguments: remembered (up to 4096 calls' worth) where the variant
-    takes no parameters and the shape is concrete.
+    A pure function of its arguments: remembered (up to 4096 calls' worth) where the shape and
+    the parameters hash.
     """
-    key = (variant.name, full, fmt, p, mant) if not given else None
+    key: tuple[Any, ...] | None = (variant.name, full, fmt, p, mant, *given.items())
     try:
         hit = _DECIDED.get(key) if key is not None else None
-    except TypeError:  # symbolic sizes (make_fx, torch.compile) do not hash
+    except TypeError:  # symbolic sizes (make_fx, torch.compile), unhashable parameters
         key = hit = None
-    if hit is not None and hit[0] is not None:
+    if hit is not None:
         return hit
     mask = variant.mask_shape(full, fmt, given)
     rate = variant.rate(p, full, given) if variant.rate is not None else p

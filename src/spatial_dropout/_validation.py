@@ -66,6 +66,14 @@ def check_choice(fn: str, name: str, value: object, choices: Iterable[str]) -> s
     raise ValueError(msg)
 
 
+def bad_param(
+    fn: str, name: str, must: str, got: object, kind: type[Exception] = ValueError
+) -> NoReturn:
+    """A variant's own argument that is not what it must be."""
+    msg = f"{fn}(): `{name}` must be {must}; got {got!r}"
+    raise kind(msg)
+
+
 def check_seed(fn: str, seed: object, name: str = "seed", what: str = "") -> int:
     """An integer seed (or counter) in ``[0, 2**64)``; ``what`` follows the name in messages."""
     if isinstance(seed, bool) or not isinstance(seed, int):

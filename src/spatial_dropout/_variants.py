@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import _validation as v
 from ._scale import Transform, alpha_transform, inverted_transform
 from ._shapes import cached_mask_shape, feature_mask_shape
 
@@ -50,6 +51,8 @@ class Variant:
     params : callable or None
         ``(fn, input shape, given params) -> params``: validates the variant's own arguments
         (raising, naming ``fn``) and returns them as the rest of the description reads them.
+    options : tuple of str
+        The names of those arguments (``dropout_mask(kind=...)`` takes them as keywords).
     rate : callable or None
         ``(p, input shape, params) -> the rate each drawn entry is dropped with`` (default
         ``p``); DropBlock's seed rate.
@@ -66,12 +69,65 @@ class Variant:
     channel: bool = False
     training: bool = True
     params: Callable[[str, Shape, Params], Params] | None = None
+    options: tuple[str, ...] = ()
     rate: Callable[[float, Shape, Params], float] | None = None
     grow: Callable[[Any, Shape, Params, WindowAny], Any] | None = field(default=None)
 
 
 def _elementwise(shape: Shape, data_format: str, params: Params) -> Shape:
-    return shape
+    shared = params.get("shared_axes")
+    if not shared:
+        return shape
+    return tuple(1 if axis in shared else n for axis, n in enumerate(shape))
+
+
+def _shared_axes(fn: str, shape: Shape, given: Params) -> Params:
+    """``shared_axes``: None, or distinct axes of ``input`` (negative allowed).
+
+    Returned as a sorted tuple of non-negative axes.
+    """
+    axes = given.get("shared_axes")
+    if axes is None:
+        return {}
+    rank = len(shape)
+    if isinstance(axes, int) and not isinstance(axes, bool):
+        axes = (axes,)
+    if not isinstance(axes, (tuple, list)) or not all(
+        isinstance(a, int) and not isinstance(a, bool) for a in axes
+    ):
+        v.bad_param(fn, "shared_axes", "a tuple of ints (axes of input)", axes, TypeError)
+    if not all(-rank <= a < rank for a in axes):
+        v.bad_param(fn, "shared_axes", f"axes in [-{rank}, {rank}) for input of rank {rank}", axes)
+    normal = tuple(sorted(a % rank for a in axes))
+    if len(set(normal)) != len(normal):
+        v.bad_param(fn, "shared_axes", "distinct axes", axes)
+    return {"shared_axes": normal}
+
+
+def _path(shape: Shape, data_format: str, params: Params) -> Shape:
+    if params["mode"] == "batch":
+        return (1,) * len(shape)
+    return tuple(n if axis == params["batch_axis"] else 1 for axis, n in enumerate(shape))
+
+
+def _path_params(fn: str, shape: Shape, given: Params) -> Params:
+    """DropPath's ``mode``, ``batch_axis`` (made non-negative) and ``scale_by_keep``.
+
+    ``mode``: "row" makes one decision a sample, "batch" one for all.
+    """
+    mode = v.check_choice(fn, "mode", given.get("mode", "row"), ("row", "batch"))
+    axis = given.get("batch_axis", 0)
+    rank = len(shape)
+    if isinstance(axis, bool) or not isinstance(axis, int) or not -rank <= axis < rank:
+        v.bad_param(fn, "batch_axis", f"an int in [-{rank}, {rank}) for input of rank {rank}", axis)
+    scale = v.check_bool(fn, "scale_by_keep", given.get("scale_by_keep", True))
+    return {"mode": mode, "batch_axis": axis % rank, "scale_by_keep": scale}
+
+
+def _path_transform(p: float, mant: int, mask: Any = None, params: Any = None) -> Transform:
+    if params is not None and not params["scale_by_keep"]:
+        return Transform(1.0)
+    return inverted_transform(p, mant)
 
 
 def _feature(shape: Shape, data_format: str, params: Params) -> Shape:
@@ -88,7 +144,15 @@ def _spatial(n: int) -> Callable[[Shape, str, Params], Shape]:
 VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (
-        Variant("dropout", "Dropout", _elementwise, inverted_transform, "Dropout"),
+        Variant(
+            "dropout",
+            "Dropout",
+            _elementwise,
+            inverted_transform,
+            "Dropout",
+            params=_shared_axes,
+            options=("shared_axes",),
+        ),
         Variant("dropout1d", "Dropout1d", _spatial(1), inverted_transform, "Dropout1d", True),
         Variant("dropout2d", "Dropout2d", _spatial(2), inverted_transform, "Dropout2d", True),
         Variant("dropout3d", "Dropout3d", _spatial(3), inverted_transform, "Dropout3d", True),
@@ -107,6 +171,14 @@ VARIANTS: dict[str, Variant] = {
             alpha_transform,
             "FeatureAlphaDropout",
             training=False,
+        ),
+        Variant(
+            "drop_path",
+            "DropPath",
+            _path,
+            _path_transform,
+            params=_path_params,
+            options=("mode", "batch_axis", "scale_by_keep"),
         ),
     )
 }

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
@@ -20,7 +20,15 @@ from . import _validation as v
 from ._functional import _run
 from ._variants import VARIANTS, Variant
 
-__all__ = ["AlphaDropout", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "FeatureAlphaDropout"]
+__all__ = [
+    "AlphaDropout",
+    "DropPath",
+    "Dropout",
+    "Dropout1d",
+    "Dropout2d",
+    "Dropout3d",
+    "FeatureAlphaDropout",
+]
 
 
 class _Layer(eqx.Module):
@@ -40,6 +48,9 @@ class _Layer(eqx.Module):
     inference: bool = False
     data_format: str = "channels_last"
 
+    def _params(self) -> dict[str, Any]:
+        return {}
+
     def __call__(
         self, x: jax.Array, *, key: jax.Array | None = None, inference: bool | None = None
     ) -> jax.Array:
@@ -48,7 +59,19 @@ class _Layer(eqx.Module):
             return x
         if key is None:
             v.no_randomness(type(self).__name__, "a `key` is required when inference=False")
-        out: jax.Array = _run(self._variant, x, self.p, True, False, None, key, self.data_format)
+        out: jax.Array = _run(
+            self._variant,
+            x,
+            self.p,
+            True,
+            False,
+            None,
+            key,
+            self.data_format,
+            None,
+            None,
+            self._params(),
+        )
         return out
 
 
@@ -86,3 +109,27 @@ class FeatureAlphaDropout(_Layer):
     """Channel-wise alpha dropout; see :func:`spatial_dropout.feature_alpha_dropout`."""
 
     _variant = VARIANTS["feature_alpha_dropout"]
+
+
+class DropPath(_Layer):
+    """Stochastic depth; see :func:`spatial_dropout.drop_path`.
+
+    Fields as the other layers plus ``mode``, ``batch_axis`` and ``scale_by_keep``.
+
+    >>> import jax, jax.numpy as jnp
+    >>> from spatial_dropout.equinox import DropPath
+    >>> DropPath(0.5, batch_axis=1)(jnp.ones((5, 4, 3)), key=jax.random.key(0)).shape
+    (5, 4, 3)
+    """
+
+    _variant = VARIANTS["drop_path"]
+    mode: str = "row"
+    batch_axis: int = 0
+    scale_by_keep: bool = True
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "batch_axis": self.batch_axis,
+            "scale_by_keep": self.scale_by_keep,
+        }

@@ -16,7 +16,7 @@ of the model drawn with the same seed (``rngs`` key ``PRNGKey(s)`` ~ ``generator
 
 from __future__ import annotations
 
-from typing import ClassVar, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 import jax
 from flax import nnx
@@ -25,7 +25,15 @@ from . import _validation as v
 from ._functional import _run
 from ._variants import VARIANTS, Variant
 
-__all__ = ["AlphaDropout", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "FeatureAlphaDropout"]
+__all__ = [
+    "AlphaDropout",
+    "DropPath",
+    "Dropout",
+    "Dropout1d",
+    "Dropout2d",
+    "Dropout3d",
+    "FeatureAlphaDropout",
+]
 
 
 class _Layer(nnx.Module):
@@ -86,9 +94,22 @@ class _Layer(nnx.Module):
         else:
             key = stream
         out: jax.Array = _run(
-            self._variant, inputs, self.rate, True, False, None, key, self.data_format
+            self._variant,
+            inputs,
+            self.rate,
+            True,
+            False,
+            None,
+            key,
+            self.data_format,
+            None,
+            None,
+            self._params(),
         )
         return out
+
+    def _params(self) -> dict[str, Any]:
+        return {}
 
     def set_view(self, deterministic: bool | None = None) -> None:
         """For ``nnx.view``: set ``deterministic``."""
@@ -133,6 +154,49 @@ class FeatureAlphaDropout(_Layer):
     """
 
     _variant = VARIANTS["feature_alpha_dropout"]
+
+
+class DropPath(_Layer):
+    """Stochastic depth; see :func:`spatial_dropout.drop_path`.
+
+    Arguments as the other layers (``rate``, ``rngs``...) plus ``mode``, ``batch_axis`` and
+    ``scale_by_keep``.
+
+    >>> from flax import nnx
+    >>> from spatial_dropout.flax import DropPath
+    >>> DropPath(0.1, rngs=nnx.Rngs(dropout=0)).mode
+    'row'
+    """
+
+    _variant = VARIANTS["drop_path"]
+
+    def __init__(
+        self,
+        rate: float = 0.5,
+        *,
+        mode: str = "row",
+        batch_axis: int = 0,
+        scale_by_keep: bool = True,
+        deterministic: bool = False,
+        rng_collection: str = "dropout",
+        rngs: nnx.Rngs | nnx.RngStream | None = None,
+    ) -> None:
+        super().__init__(
+            rate, deterministic=deterministic, rng_collection=rng_collection, rngs=rngs
+        )
+        name = type(self).__name__
+        self.mode = v.check_choice(name, "mode", mode, ("row", "batch"))
+        if isinstance(batch_axis, bool) or not isinstance(batch_axis, int):
+            v.bad_param(name, "batch_axis", "an int", batch_axis, TypeError)
+        self.batch_axis = batch_axis
+        self.scale_by_keep = v.check_bool(name, "scale_by_keep", scale_by_keep)
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "batch_axis": self.batch_axis,
+            "scale_by_keep": self.scale_by_keep,
+        }
 
 
 def _bad_rngs(fn: str, rngs: object) -> NoReturn:

@@ -17,12 +17,13 @@ import torch
 
 from ._backends._torch import _errors as errors
 from ._functional import _run
-from ._layers import DropoutMixin
+from ._layers import DropoutMixin, PathMixin
 from ._random import Generator
 from ._variants import VARIANTS
 
 __all__ = [
     "AlphaDropout",
+    "DropPath",
     "Dropout",
     "Dropout1d",
     "Dropout2d",
@@ -69,6 +70,7 @@ class _Module(DropoutMixin, torch.nn.Module):
                     None,
                     self.data_format,
                     *where,
+                    self._params(),
                 )
                 return out
         out = self._dropout(input, self.training)
@@ -172,6 +174,32 @@ class FeatureAlphaDropout(_Module):
     _variant = VARIANTS["feature_alpha_dropout"]
 
 
+class DropPath(PathMixin, _Module):
+    """Stochastic depth; see :func:`spatial_dropout.drop_path` (and ``data_parallel`` above).
+
+    >>> import torch; from spatial_dropout.torch import DropPath
+    >>> DropPath(0.1, batch_axis=1)(torch.ones(5, 4, 3)).shape
+    torch.Size([5, 4, 3])
+    """
+
+    _variant = VARIANTS["drop_path"]
+
+
+def _peer(child: torch.nn.Module, kwargs: dict[str, Any]) -> torch.nn.Module | None:
+    """Ours for timm's ``DropPath`` or torchvision's ``StochasticDepth``, else None.
+
+    Read by class and module name: neither package is imported here.
+    """
+    cls, module = type(child), type(child).__module__
+    if cls.__name__ == "DropPath" and module.startswith("timm."):
+        peer: Any = child
+        return DropPath(peer.drop_prob, scale_by_keep=peer.scale_by_keep, **kwargs)
+    if cls.__name__ == "StochasticDepth" and module.startswith("torchvision."):
+        peer = child
+        return DropPath(peer.p, mode=peer.mode, **kwargs)
+    return None
+
+
 # torch.nn's module of each variant that has one -> ours
 _REPLACEMENTS: dict[type[torch.nn.Module], type[_Module]] = {
     getattr(torch.nn, variant.torch_layer): globals()[variant.layer]
@@ -182,6 +210,9 @@ _REPLACEMENTS: dict[type[torch.nn.Module], type[_Module]] = {
 
 def replace_dropout(model: torch.nn.Module, **kwargs: Any) -> torch.nn.Module:
     """Swap every ``torch.nn`` dropout module in ``model`` for ours, in place; returns ``model``.
+
+    timm's ``DropPath`` and torchvision's ``StochasticDepth`` become our ``DropPath`` (keeping
+    ``p``, ``scale_by_keep``, ``mode``) where those packages are used; neither is needed.
 
     Each replacement keeps ``p``, ``inplace`` and the training flag; ``kwargs`` (for example
     ``generator=``) go to every new module. A model is fixed without editing its code: dropped
@@ -202,9 +233,13 @@ def replace_dropout(model: torch.nn.Module, **kwargs: Any) -> torch.nn.Module:
         errors.is_dropout_module("replace_dropout", type(model).__name__)
     for name, child in list(model.named_children()):
         cls = _REPLACEMENTS.get(type(child))
+        new: torch.nn.Module | None = None
         if cls is not None:
             old = cast(torch.nn.modules.dropout._DropoutNd, child)
             new = cls(old.p, old.inplace, **kwargs)
+        else:
+            new = _peer(child, kwargs)
+        if new is not None:
             new.train(child.training)
             setattr(model, name, new)
         else:
