@@ -21,6 +21,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from spatial_dropout._variants import VARIANTS
+
+# the variants called as ``dropout`` is, ``(x, p, training, inplace)`` on any rank; DropBlock
+# (a grown mask: ``block_size`` third, a map of its rank) is tested in test_dropblock.py
+PLAIN = [name for name, variant in VARIANTS.items() if variant.grow is None]
+
 REQUIRED = {b for b in os.environ.get("SPATIAL_DROPOUT_TEST_BACKENDS", "").split(",") if b}
 
 

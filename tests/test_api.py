@@ -196,8 +196,17 @@ def test_api_reference_page_lists_every_public_name():
 
 def test_dropout_mask_kinds_are_the_registry():
     x = np.ones((2, 3, 4, 4), dtype=np.float32)
+    maps = {
+        "drop_block1d": (2, 3, 8),
+        "drop_block2d": (2, 3, 4, 4),
+        "drop_block3d": (2, 3, 4, 4, 4),
+    }
     for name in VARIANTS:
-        assert sd.dropout_mask(x, 0.5, kind=name, generator=0).dtype == bool
+        if name in maps:  # DropBlock: a map of its rank, and a block
+            a = np.ones(maps[name], dtype=np.float32)
+            assert sd.dropout_mask(a, 0.5, kind=name, block_size=2, generator=0).dtype == bool
+        else:
+            assert sd.dropout_mask(x, 0.5, kind=name, generator=0).dtype == bool
     with pytest.raises(ValueError, match=", ".join(VARIANTS)):
         sd.dropout_mask(x, 0.5, kind="nope")
 

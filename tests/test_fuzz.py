@@ -22,6 +22,8 @@ from hypothesis.extra import numpy as hnp
 import spatial_dropout as sd
 from spatial_dropout._variants import VARIANTS
 
+from conftest import PLAIN
+
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1000"))
 FUZZ = settings(
     deadline=None, max_examples=EXAMPLES, derandomize=True, suppress_health_check=list(HealthCheck)
@@ -129,7 +131,7 @@ def _bytes(a: object) -> bytes | None:
 
 # drawing float16 and float32 arrays from large doubles warns in NumPy's and JAX's casts
 @pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
-@pytest.mark.parametrize("name", list(VARIANTS))
+@pytest.mark.parametrize("name", PLAIN)
 @FUZZ
 @given(data=st.data())
 def test_dropout_functions_take_anything(name, data):
@@ -158,7 +160,7 @@ def test_dropout_functions_take_anything(name, data):
 def test_dropout_mask_and_apply_mask_take_anything(data):
     x = data.draw(st.one_of(arrays, anything), label="input")
     p = data.draw(st.one_of(st.floats(0, 1), anything), label="p")
-    kind = data.draw(st.one_of(st.sampled_from(list(VARIANTS)), anything), label="kind")
+    kind = data.draw(st.one_of(st.sampled_from(PLAIN), anything), label="kind")
     generator = data.draw(anything, label="generator")
     _, error = _attempt(lambda: sd.dropout_mask(x, p, kind=kind, generator=generator))
     assert error is None or _ok_error("dropout_mask", error), repr(error)
@@ -171,7 +173,7 @@ def test_dropout_mask_and_apply_mask_take_anything(data):
         assert _bytes(x) == before
 
 
-@pytest.mark.parametrize("name", list(VARIANTS))
+@pytest.mark.parametrize("name", PLAIN)
 @FUZZ
 @given(p=anything, inplace=anything, generator=anything, data_format=anything)
 def test_layer_constructors_take_anything(name, p, inplace, generator, data_format):

@@ -12,7 +12,7 @@ import pytest
 import spatial_dropout as sd
 from spatial_dropout._variants import VARIANTS
 
-from conftest import require
+from conftest import PLAIN, require
 
 X = np.ones((2, 16, 3, 3), dtype=np.float32)
 
@@ -40,7 +40,7 @@ def test_options_pickle_and_copy():
     assert pickle.loads(pickle.dumps(opts)) == opts == copy.deepcopy(opts)
 
 
-@pytest.mark.parametrize("name", list(VARIANTS))
+@pytest.mark.parametrize("name", PLAIN)
 def test_neutral_layers_pickle_and_resume(name):
     layer = getattr(sd, VARIANTS[name].layer)(0.4, generator=3)
     layer(X)
@@ -52,7 +52,7 @@ def test_neutral_layers_pickle_and_resume(name):
     assert deep(X) is X
 
 
-@pytest.mark.parametrize("name", list(VARIANTS))
+@pytest.mark.parametrize("name", PLAIN)
 def test_torch_modules_pickle_and_resume(name):
     torch = require("torch")
     from spatial_dropout import torch as sdt
@@ -65,7 +65,7 @@ def test_torch_modules_pickle_and_resume(name):
     assert copy.deepcopy(module).generator.counter == module.generator.counter == 2
 
 
-@pytest.mark.parametrize("name", list(VARIANTS))
+@pytest.mark.parametrize("name", PLAIN)
 def test_flax_and_equinox_layers_copy(name):
     jax = require("jax")
     nnx = require("flax.nnx")

@@ -13,6 +13,9 @@ mask from the same :class:`Generator` seed on every backend.
 from ._functional import (
     alpha_dropout,
     apply_mask,
+    drop_block1d,
+    drop_block2d,
+    drop_block3d,
     drop_path,
     dropout,
     dropout1d,
@@ -23,6 +26,9 @@ from ._functional import (
 )
 from ._layers import (
     AlphaDropout,
+    DropBlock1d,
+    DropBlock2d,
+    DropBlock3d,
     Dropout,
     Dropout1d,
     Dropout2d,
@@ -38,6 +44,9 @@ from ._version import __version__
 
 __all__ = [
     "AlphaDropout",
+    "DropBlock1d",
+    "DropBlock2d",
+    "DropBlock3d",
     "DropPath",
     "Dropout",
     "Dropout1d",
@@ -49,6 +58,9 @@ __all__ = [
     "__version__",
     "alpha_dropout",
     "apply_mask",
+    "drop_block1d",
+    "drop_block2d",
+    "drop_block3d",
     "drop_path",
     "dropout",
     "dropout1d",

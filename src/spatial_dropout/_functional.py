@@ -530,6 +530,252 @@ def drop_path(
     )
 
 
+def drop_block1d(
+    input: ArrayT,
+    p: PLike,
+    block_size: int | Sequence[int],
+    training: bool = True,
+    inplace: bool = False,
+    *,
+    data_format: str = "channels_first",
+    share_channels: bool = False,
+    normalize: str | None = "expected",
+    generator: object = None,
+    key: object = None,
+    offset: Sequence[Any] | None = None,
+    global_shape: Sequence[int] | None = None,
+) -> ArrayT:
+    """DropBlock on 1-D feature maps: contiguous blocks of ``(N, C, L)`` are dropped.
+
+    Seeds are drawn on the grid ``(N, C, S - b + 1, ...)`` (``share_channels``: ``(N, 1, ...)``)
+    at the paper's rate ``gamma = p * prod(S) / (prod(b) * prod(S - b + 1))``, exactly the
+    element-wise :func:`dropout` mask of that grid from the same generator state; a dropped seed
+    at ``i`` drops ``[i, i + b)`` on every spatial axis, so blocks lie inside the map. Dropped
+    entries are exactly ``+0.0``.
+
+    Parameters
+    ----------
+    input : array
+        ``(N, C, *spatial)`` or unbatched ``(C, *spatial)``; ``data_format="channels_last"``
+        reads the channel axis last. Other ranks raise ``ValueError``.
+    p : float
+        The expected fraction of the map dropped, in ``[0, 1]``.
+    block_size : int or sequence of int
+        The block's size, one for every spatial axis or one per axis; clamped to the map.
+    training, inplace, generator, key
+        As :func:`dropout2d`.
+    data_format : {"channels_first", "channels_last"}
+        Where the channel axis is. The seeds are the same either way (logical order).
+    share_channels : bool, default False
+        One seed grid for every channel (timm's default), ``(N, 1, ...)``.
+    normalize : {"expected", "batch", None}, default "expected"
+        Kept entries times ``1 / P(kept)`` at their position (from the shapes and ``p`` alone:
+        ``E[y] = x`` everywhere), times ``numel / count(kept)`` over the whole input (the paper's
+        and torchvision's; all dropped gives zeros), or unscaled.
+    offset, global_shape
+        Not supported yet for grown masks: ``ValueError``.
+
+    Returns
+    -------
+    array
+        Same type, shape, dtype and device as ``input``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A bad argument (``block_size``, ``normalize``, the rank...), named; ``input`` is then
+        left unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np, spatial_dropout as sd
+    >>> y = sd.drop_block1d(np.ones((2, 3, 16), dtype=np.float32), 0.2, 3, generator=0)
+    >>> y.shape, bool((y >= 0).all())
+    ((2, 3, 16), True)
+    """
+    return _run(
+        VARIANTS["drop_block1d"],
+        input,
+        p,
+        training,
+        inplace,
+        generator,
+        key,
+        data_format,
+        offset,
+        global_shape,
+        {
+            "block_size": block_size,
+            "share_channels": share_channels,
+            "normalize": normalize,
+        },
+    )
+
+
+def drop_block2d(
+    input: ArrayT,
+    p: PLike,
+    block_size: int | Sequence[int],
+    training: bool = True,
+    inplace: bool = False,
+    *,
+    data_format: str = "channels_first",
+    share_channels: bool = False,
+    normalize: str | None = "expected",
+    generator: object = None,
+    key: object = None,
+    offset: Sequence[Any] | None = None,
+    global_shape: Sequence[int] | None = None,
+) -> ArrayT:
+    """DropBlock on 2-D feature maps: contiguous blocks of ``(N, C, H, W)`` are dropped.
+
+    Seeds are drawn on the grid ``(N, C, S - b + 1, ...)`` (``share_channels``: ``(N, 1, ...)``)
+    at the paper's rate ``gamma = p * prod(S) / (prod(b) * prod(S - b + 1))``, exactly the
+    element-wise :func:`dropout` mask of that grid from the same generator state; a dropped seed
+    at ``i`` drops ``[i, i + b)`` on every spatial axis, so blocks lie inside the map. Dropped
+    entries are exactly ``+0.0``.
+
+    Parameters
+    ----------
+    input : array
+        ``(N, C, *spatial)`` or unbatched ``(C, *spatial)``; ``data_format="channels_last"``
+        reads the channel axis last. Other ranks raise ``ValueError``.
+    p : float
+        The expected fraction of the map dropped, in ``[0, 1]``.
+    block_size : int or sequence of int
+        The block's size, one for every spatial axis or one per axis; clamped to the map.
+    training, inplace, generator, key
+        As :func:`dropout2d`.
+    data_format : {"channels_first", "channels_last"}
+        Where the channel axis is. The seeds are the same either way (logical order).
+    share_channels : bool, default False
+        One seed grid for every channel (timm's default), ``(N, 1, ...)``.
+    normalize : {"expected", "batch", None}, default "expected"
+        Kept entries times ``1 / P(kept)`` at their position (from the shapes and ``p`` alone:
+        ``E[y] = x`` everywhere), times ``numel / count(kept)`` over the whole input (the paper's
+        and torchvision's; all dropped gives zeros), or unscaled.
+    offset, global_shape
+        Not supported yet for grown masks: ``ValueError``.
+
+    Returns
+    -------
+    array
+        Same type, shape, dtype and device as ``input``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A bad argument (``block_size``, ``normalize``, the rank...), named; ``input`` is then
+        left unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np, spatial_dropout as sd
+    >>> y = sd.drop_block2d(np.ones((2, 3, 16, 16), dtype=np.float32), 0.2, 3, generator=0)
+    >>> y.shape, bool((y >= 0).all())
+    ((2, 3, 16, 16), True)
+    """
+    return _run(
+        VARIANTS["drop_block2d"],
+        input,
+        p,
+        training,
+        inplace,
+        generator,
+        key,
+        data_format,
+        offset,
+        global_shape,
+        {
+            "block_size": block_size,
+            "share_channels": share_channels,
+            "normalize": normalize,
+        },
+    )
+
+
+def drop_block3d(
+    input: ArrayT,
+    p: PLike,
+    block_size: int | Sequence[int],
+    training: bool = True,
+    inplace: bool = False,
+    *,
+    data_format: str = "channels_first",
+    share_channels: bool = False,
+    normalize: str | None = "expected",
+    generator: object = None,
+    key: object = None,
+    offset: Sequence[Any] | None = None,
+    global_shape: Sequence[int] | None = None,
+) -> ArrayT:
+    """DropBlock on 3-D feature maps: contiguous blocks of ``(N, C, D, H, W)`` are dropped.
+
+    Seeds are drawn on the grid ``(N, C, S - b + 1, ...)`` (``share_channels``: ``(N, 1, ...)``)
+    at the paper's rate ``gamma = p * prod(S) / (prod(b) * prod(S - b + 1))``, exactly the
+    element-wise :func:`dropout` mask of that grid from the same generator state; a dropped seed
+    at ``i`` drops ``[i, i + b)`` on every spatial axis, so blocks lie inside the map. Dropped
+    entries are exactly ``+0.0``.
+
+    Parameters
+    ----------
+    input : array
+        ``(N, C, *spatial)`` or unbatched ``(C, *spatial)``; ``data_format="channels_last"``
+        reads the channel axis last. Other ranks raise ``ValueError``.
+    p : float
+        The expected fraction of the map dropped, in ``[0, 1]``.
+    block_size : int or sequence of int
+        The block's size, one for every spatial axis or one per axis; clamped to the map.
+    training, inplace, generator, key
+        As :func:`dropout2d`.
+    data_format : {"channels_first", "channels_last"}
+        Where the channel axis is. The seeds are the same either way (logical order).
+    share_channels : bool, default False
+        One seed grid for every channel (timm's default), ``(N, 1, ...)``.
+    normalize : {"expected", "batch", None}, default "expected"
+        Kept entries times ``1 / P(kept)`` at their position (from the shapes and ``p`` alone:
+        ``E[y] = x`` everywhere), times ``numel / count(kept)`` over the whole input (the paper's
+        and torchvision's; all dropped gives zeros), or unscaled.
+    offset, global_shape
+        Not supported yet for grown masks: ``ValueError``.
+
+    Returns
+    -------
+    array
+        Same type, shape, dtype and device as ``input``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A bad argument (``block_size``, ``normalize``, the rank...), named; ``input`` is then
+        left unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np, spatial_dropout as sd
+    >>> y = sd.drop_block3d(np.ones((2, 3, 8, 8, 8), dtype=np.float32), 0.2, 3, generator=0)
+    >>> y.shape, bool((y >= 0).all())
+    ((2, 3, 8, 8, 8), True)
+    """
+    return _run(
+        VARIANTS["drop_block3d"],
+        input,
+        p,
+        training,
+        inplace,
+        generator,
+        key,
+        data_format,
+        offset,
+        global_shape,
+        {
+            "block_size": block_size,
+            "share_channels": share_channels,
+            "normalize": normalize,
+        },
+    )
+
+
 def dropout_mask(
     input: Array,
     p: float = 0.5,
@@ -556,7 +802,8 @@ def dropout_mask(
         Probability of dropping an entry of the mask.
     kind : str, default "dropout2d"
         The function whose mask to draw: ``dropout``, ``dropout1d``, ``dropout2d``,
-        ``dropout3d``, ``alpha_dropout``, ``feature_alpha_dropout`` or ``drop_path``.
+        ``dropout3d``, ``alpha_dropout``, ``feature_alpha_dropout``, ``drop_path`` or
+        ``drop_block1d/2d/3d`` (the grown keep mask, in the input's layout).
     **options
         That function's own options (``shared_axes`` for ``dropout``; ``mode``,
         ``batch_axis`` for ``drop_path``).

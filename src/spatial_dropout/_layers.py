@@ -113,6 +113,51 @@ class PathMixin(DropoutMixin):
         )
 
 
+class BlockMixin(DropoutMixin):
+    """DropBlock's arguments: ``block_size``, ``share_channels``, ``normalize``."""
+
+    block_size: int | tuple[int, ...]
+    share_channels: bool
+    normalize: str | None
+
+    def __init__(
+        self,
+        p: float = 0.1,
+        block_size: int | tuple[int, ...] = 7,
+        inplace: bool = False,
+        *,
+        data_format: str = "channels_first",
+        share_channels: bool = False,
+        normalize: str | None = "expected",
+        generator: object = None,
+        **kwargs: Any,
+    ) -> None:
+        """Validate and keep the layer's arguments (``block_size`` against the map: per call)."""
+        super().__init__(p, inplace, data_format=data_format, generator=generator, **kwargs)
+        name = type(self).__name__
+        sizes = block_size if isinstance(block_size, (tuple, list)) else (block_size,)
+        if not all(isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in sizes):
+            v.bad_param(name, "block_size", "a positive int or one per spatial axis", block_size)
+        self.block_size = tuple(block_size) if isinstance(block_size, list) else block_size
+        self.share_channels = v.check_bool(name, "share_channels", share_channels)
+        if normalize not in ("expected", "batch", None):
+            v.bad_param(name, "normalize", "'expected', 'batch' or None", normalize)
+        self.normalize = normalize
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "block_size": self.block_size,
+            "share_channels": self.share_channels,
+            "normalize": self.normalize,
+        }
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, block_size={self.block_size}, " + (
+            f"inplace={self.inplace}, share_channels={self.share_channels}, "
+            f"normalize={self.normalize!r}"
+        )
+
+
 def channel_layers() -> str:
     """The layers that take ``data_format``, for messages: ``Dropout1d/Dropout2d/Dropout3d``."""
     return "/".join(v.layer for v in VARIANTS.values() if v.channel)
@@ -222,3 +267,36 @@ class DropPath(PathMixin, _Layer):
     """
 
     _variant = VARIANTS["drop_path"]
+
+
+class DropBlock1d(BlockMixin, _Layer):
+    """DropBlock on 1-D maps; see :func:`drop_block1d`.
+
+    >>> import spatial_dropout as sd
+    >>> sd.DropBlock1d(0.1, 3)
+    DropBlock1d(p=0.1, block_size=3, inplace=False, share_channels=False, normalize='expected')
+    """
+
+    _variant = VARIANTS["drop_block1d"]
+
+
+class DropBlock2d(BlockMixin, _Layer):
+    """DropBlock on 2-D maps; see :func:`drop_block2d`.
+
+    >>> import spatial_dropout as sd
+    >>> sd.DropBlock2d(0.1, 3)
+    DropBlock2d(p=0.1, block_size=3, inplace=False, share_channels=False, normalize='expected')
+    """
+
+    _variant = VARIANTS["drop_block2d"]
+
+
+class DropBlock3d(BlockMixin, _Layer):
+    """DropBlock on 3-D maps; see :func:`drop_block3d`.
+
+    >>> import spatial_dropout as sd
+    >>> sd.DropBlock3d(0.1, 3)
+    DropBlock3d(p=0.1, block_size=3, inplace=False, share_channels=False, normalize='expected')
+    """
+
+    _variant = VARIANTS["drop_block3d"]

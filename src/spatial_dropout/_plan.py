@@ -90,6 +90,8 @@ class Backend(Protocol):
     max_entries: int
 
     @property
+    def remember(self) -> bool: ...
+    @property
     def window_any(self) -> WindowAny | None: ...
     @property
     def take(self) -> Callable[[str, Portable], Stream | Any] | None: ...
@@ -233,7 +235,9 @@ def plan(
     portable = not isinstance(source, Native)
     if not whole and not portable:
         region_needs_portable(fn)
-    given = variant.params(fn, full, params) if variant.params is not None else params
+    given = params
+    if variant.params is not None:  # the variant's own check, which may read data_format
+        given = variant.params(fn, full, {**params, "data_format": fmt})
     if values and (not train or prob == 0.0):
         return None
     mant = backend.mantissa(x)
@@ -245,7 +249,9 @@ def plan(
             v.not_writeable(fn, why)
     if not whole and variant.grow is not None:
         v.not_for_variant(fn, "offset", "variants whose mask is drawn, not grown")
-    mask, rate, threshold, entries, fixed = _decide(variant, full, fmt, given, prob, mant)
+    mask, rate, threshold, entries, fixed = _decide(
+        variant, full, fmt, given, prob, mant, backend.remember
+    )
     at, box = (starts, mask) if whole else mask_box(mask, starts, shape)
     if portable and entries > backend.max_entries:
         v.too_many_entries(fn, entries, backend.max_entries)
@@ -280,14 +286,16 @@ _DECIDED: dict[tuple[Any, ...], Decision] = {}  # the common call's decisions, b
 
 
 def _decide(
-    variant: Variant, full: Shape, fmt: str, given: Params, p: float, mant: int
+    variant: Variant, full: Shape, fmt: str, given: Params, p: float, mant: int, remember: bool
 ) -> Decision:
     """``(mask shape, draw rate, threshold, mask entries, fixed transform or None)``.
 
     A pure function of its arguments: remembered (up to 4096 calls' worth) where the shape and
     the parameters hash.
     """
-    key: tuple[Any, ...] | None = (variant.name, full, fmt, p, mant, *given.items())
+    key: tuple[Any, ...] | None = None
+    if remember:  # (not while a compiler traces: it would guard on the table's contents)
+        key = (variant.name, full, fmt, p, mant, *given.items())
     try:
         hit = _DECIDED.get(key) if key is not None else None
     except TypeError:  # symbolic sizes (make_fx, torch.compile), unhashable parameters

@@ -141,6 +141,8 @@ def _spatial(n: int) -> Callable[[Shape, str, Params], Shape]:
     return rule
 
 
+from . import _blocks  # noqa: E402 (it reads Params and WindowAny above)
+
 VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (
@@ -179,6 +181,20 @@ VARIANTS: dict[str, Variant] = {
             _path_transform,
             params=_path_params,
             options=("mode", "batch_axis", "scale_by_keep"),
+        ),
+        *(
+            Variant(
+                f"drop_block{n}d",
+                f"DropBlock{n}d",
+                _blocks.seeds,
+                _blocks.transform,
+                params=_blocks.params(n),
+                rate=_blocks.rate,
+                grow=_blocks.grow,
+                channel=True,
+                options=("block_size", "share_channels", "normalize"),
+            )
+            for n in (1, 2, 3)
         ),
     )
 }

@@ -27,6 +27,9 @@ from ._variants import VARIANTS, Variant
 
 __all__ = [
     "AlphaDropout",
+    "DropBlock1d",
+    "DropBlock2d",
+    "DropBlock3d",
     "DropPath",
     "Dropout",
     "Dropout1d",
@@ -197,6 +200,58 @@ class DropPath(_Layer):
             "batch_axis": self.batch_axis,
             "scale_by_keep": self.scale_by_keep,
         }
+
+
+class _Block(_Layer):
+    """DropBlock layers: ``rate``, ``block_size``, ``share_channels``, ``normalize``."""
+
+    def __init__(
+        self,
+        rate: float = 0.1,
+        block_size: int | tuple[int, ...] = 7,
+        *,
+        data_format: str = "channels_last",
+        share_channels: bool = False,
+        normalize: str | None = "expected",
+        deterministic: bool = False,
+        rng_collection: str = "dropout",
+        rngs: nnx.Rngs | nnx.RngStream | None = None,
+    ) -> None:
+        super().__init__(
+            rate,
+            data_format=data_format,
+            deterministic=deterministic,
+            rng_collection=rng_collection,
+            rngs=rngs,
+        )
+        self.block_size = block_size
+        self.share_channels = v.check_bool(type(self).__name__, "share_channels", share_channels)
+        self.normalize = normalize
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "block_size": self.block_size,
+            "share_channels": self.share_channels,
+            "normalize": self.normalize,
+        }
+
+
+class DropBlock1d(_Block):
+    """DropBlock on 1-D maps (channels last); see :func:`spatial_dropout.drop_block1d`."""
+
+    _variant = VARIANTS["drop_block1d"]
+
+
+class DropBlock2d(_Block):
+    """DropBlock on 2-D maps (channels last); see :func:`spatial_dropout.drop_block2d`."""
+
+    _variant = VARIANTS["drop_block2d"]
+
+
+class DropBlock3d(_Block):
+    """DropBlock on 3-D maps (channels last); see :func:`spatial_dropout.drop_block3d`."""
+
+    _variant = VARIANTS["drop_block3d"]
 
 
 def _bad_rngs(fn: str, rngs: object) -> NoReturn:

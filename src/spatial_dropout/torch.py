@@ -17,12 +17,15 @@ import torch
 
 from ._backends._torch import _errors as errors
 from ._functional import _run
-from ._layers import DropoutMixin, PathMixin
+from ._layers import BlockMixin, DropoutMixin, PathMixin
 from ._random import Generator
 from ._variants import VARIANTS
 
 __all__ = [
     "AlphaDropout",
+    "DropBlock1d",
+    "DropBlock2d",
+    "DropBlock3d",
     "DropPath",
     "Dropout",
     "Dropout1d",
@@ -183,6 +186,24 @@ class DropPath(PathMixin, _Module):
     """
 
     _variant = VARIANTS["drop_path"]
+
+
+class DropBlock1d(BlockMixin, _Module):
+    """DropBlock on 1-D maps; see :func:`spatial_dropout.drop_block1d`."""
+
+    _variant = VARIANTS["drop_block1d"]
+
+
+class DropBlock2d(BlockMixin, _Module):
+    """DropBlock on 2-D maps; see :func:`spatial_dropout.drop_block2d`."""
+
+    _variant = VARIANTS["drop_block2d"]
+
+
+class DropBlock3d(BlockMixin, _Module):
+    """DropBlock on 3-D maps; see :func:`spatial_dropout.drop_block3d`."""
+
+    _variant = VARIANTS["drop_block3d"]
 
 
 def _peer(child: torch.nn.Module, kwargs: dict[str, Any]) -> torch.nn.Module | None:

@@ -36,6 +36,11 @@ class Defaults:
     take: Callable[[str, Portable], Stream | Any] | None = None
     """``(fn, source) -> stream``: how a portable draw is taken; None: ``source.stream()``."""
 
+    @property
+    def remember(self) -> bool:
+        """Whether the engine may remember a call's decisions (not while a compiler traces)."""
+        return True
+
     def size(self, x: Any) -> int:
         """Number of entries."""
         return math.prod(int(d) for d in x.shape)

@@ -116,6 +116,8 @@ def apply(xp: Any, x: Any, keep: Any, t: Transform, inplace: bool) -> Any:
     """
     device = compat.device(x)
     kept = x * t.a + t.b_keep if t.alpha else x * t.a
+    if not t.constant:  # a float32 scale of a 16-bit input: the product rounded to its dtype
+        kept = xp.astype(kept, x.dtype)
     dropped = xp.full((), t.b_drop, dtype=x.dtype, device=device)
     return store(x, xp.where(keep, kept, dropped), inplace)
 

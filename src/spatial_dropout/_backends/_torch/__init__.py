@@ -42,6 +42,11 @@ class TorchBackend(Defaults):
     name = "torch.Tensor"
     default_stream: Literal["global", "native"] = "native"
 
+    @property
+    def remember(self) -> bool:
+        """Not under ``torch.compile``: Dynamo would guard on the engine's table."""
+        return not sys.modules["torch"].compiler.is_compiling()
+
     @staticmethod
     def matches(x: object) -> bool:
         torch = sys.modules.get("torch")  # no torch imported: no tensor can exist

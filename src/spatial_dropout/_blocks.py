@@ -1,0 +1,152 @@
+"""DropBlock (Ghiasi, Lin, Le, NeurIPS 2018) as variant descriptions.
+
+Its parameters, seed rate, seed grid, growth and scale; the engine and the backends know
+nothing of it.
+
+The seed grid is ``(N, C or 1, S_k - b_k + 1, ...)`` in logical (channels-first) order whatever
+``data_format``; a dropped seed at ``i`` drops the block ``[i, i + b)`` on every spatial axis,
+so every block lies inside the map. The rate of a seed is the paper's
+``gamma = p * prod(S) / (prod(b) * prod(S - b + 1))``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import _validation as v
+from ._scale import Transform, _round, drop_threshold
+from ._variants import Params, Shape, WindowAny
+
+NORMALIZE = ("expected", "batch", None)
+
+
+def _spatial(shape: Shape, n: int, fmt: str) -> Shape:
+    return shape[-n - 1 : -1] if fmt == "channels_last" else shape[-n:]
+
+
+def _logical(shape: Shape, n: int, fmt: str) -> Shape:
+    """``shape`` in channels-first order: ``(N, C, *S)`` or ``(C, *S)``."""
+    if fmt == "channels_first":
+        return shape
+    return (*shape[: len(shape) - n - 1], shape[-1], *shape[-n - 1 : -1])
+
+
+def params(n: int) -> Callable[[str, Shape, Params], Params]:
+    """The check of ``drop_block{n}d``'s arguments for an input of ``shape``."""
+
+    def check(fn: str, shape: Shape, given: Params) -> Params:
+        rank = len(shape)
+        if rank not in (n + 1, n + 2):
+            must = f"of rank {n + 2} (N, C, *spatial) or {n + 1} (C, *spatial)"
+            v.bad_param(fn, "input", must, f"shape {shape} (rank {rank})")
+        fmt = v.check_data_format(fn, given.get("data_format", "channels_first"))
+        b = given.get("block_size")
+        sizes = (b,) * n if isinstance(b, int) and not isinstance(b, bool) else b
+        if (
+            not isinstance(sizes, (tuple, list))
+            or len(sizes) != n
+            or not all(isinstance(k, int) and not isinstance(k, bool) for k in sizes)
+        ):
+            v.bad_param(fn, "block_size", f"a positive int or {n} of them", b, TypeError)
+        if not all(k >= 1 for k in sizes):
+            v.bad_param(fn, "block_size", f"a positive int or {n} of them", b)
+        spatial = _spatial(shape, n, fmt)
+        block = tuple(max(1, min(k, s)) for k, s in zip(sizes, spatial, strict=True))
+        normalize = given.get("normalize", "expected")
+        if normalize not in NORMALIZE:
+            v.bad_param(fn, "normalize", "'expected', 'batch' or None", normalize)
+        share = v.check_bool(fn, "share_channels", given.get("share_channels", False))
+        return {
+            "block_size": block,
+            "share_channels": share,
+            "normalize": normalize,
+            "data_format": fmt,
+            "n": n,
+            "input_shape": shape,
+        }
+
+    return check
+
+
+def seeds(shape: Shape, fmt: str, p: Params) -> Shape:
+    """The seed grid, logical order: ``(N, C or 1, S - b + 1, ...)``."""
+    n, block = p["n"], p["block_size"]
+    logical = _logical(shape, n, fmt)
+    lead = logical[: len(logical) - n]
+    if p["share_channels"]:
+        lead = (*lead[:-1], 1)
+    return (*lead, *(s - b + 1 for s, b in zip(logical[-n:], block, strict=True)))
+
+
+def rate(prob: float, shape: Shape, p: Params) -> float:
+    """The paper's seed rate: each dropped entry of the map in expectation ``p``."""
+    spatial = _spatial(shape, p["n"], p["data_format"])
+    block = p["block_size"]
+    positions = math.prod(s - b + 1 for s, b in zip(spatial, block, strict=True))
+    if positions == 0:
+        return prob
+    return min(1.0, float(prob * math.prod(spatial) / (math.prod(block) * positions)))
+
+
+def grow(keep: Any, shape: Shape, p: Params, window_any: WindowAny) -> Any:
+    """Kept seeds -> the kept entries of the map (input's layout; 1 where channels share)."""
+    import array_api_compat as compat
+
+    n = p["n"]
+    lead = keep.ndim - n
+    kept = ~window_any(~keep, (1,) * lead + tuple(p["block_size"]))
+    if p["data_format"] == "channels_first":
+        return kept
+    xp = compat.array_namespace(kept)
+    axes = (*range(lead - 1), *range(lead, lead + n), lead - 1)  # channels last
+    return xp.permute_dims(kept, axes)
+
+
+def transform(prob: float, mant: int, keep: Any, p: Params) -> Transform:
+    """Kept ``x * s``: ``s`` 1, ``numel / count(kept)`` or ``1 / P(kept)`` per position."""
+    normalize = p["normalize"]
+    if normalize is None:
+        return Transform(1.0)
+    import array_api_compat as compat
+
+    xp, device = compat.array_namespace(keep), compat.device(keep)
+    dtype = xp.float64 if mant == 52 else xp.float32  # 16-bit products are formed in float32
+    op = 52 if mant == 52 else 23
+    if normalize == "batch":
+        count = xp.astype(xp.count_nonzero(keep), dtype)
+        shape = p["input_shape"]
+        numel = float(math.prod(shape))
+        share = numel / math.prod(keep.shape)  # entries of the input per mask entry
+        denominator = count * share
+        safe = xp.where(denominator > 0, denominator, xp.ones_like(denominator))
+        return Transform(xp.asarray(numel, dtype=dtype, device=device) / safe)
+    table = expected_scale(p["input_shape"], prob, p)
+    rounded = np.vectorize(lambda s: _round(float(s), op))(table)
+    return Transform(xp.asarray(rounded, dtype=dtype, device=device))
+
+
+def expected_scale(shape: Shape, prob: float, p: Params) -> np.ndarray[Any, Any]:
+    """``1 / P(kept)`` per spatial position, from the shapes and ``prob`` alone (float64).
+
+    An entry is kept when none of the seeds whose block covers it is dropped:
+    ``P = (1 - gamma) ** covering``, ``gamma`` as the 32-bit draw rounds it. Shaped to broadcast
+    against the input's layout.
+    """
+    n, fmt, block = p["n"], p["data_format"], p["block_size"]
+    spatial = _spatial(shape, n, fmt)
+    gamma = drop_threshold(rate(prob, shape, p)) / 2**32
+    covering = np.ones((), dtype=np.float64)
+    for k, (s, b) in enumerate(zip(spatial, block, strict=True)):
+        i = np.arange(s)
+        along = np.minimum(i, s - b) - np.maximum(0, i - b + 1) + 1  # seeds covering i
+        covering = covering * along.reshape((-1,) + (1,) * (n - k - 1))
+    kept = (1.0 - gamma) ** covering
+    table = np.where(kept > 0, 1.0 / np.where(kept > 0, kept, 1.0), 0.0)  # 0: never kept
+    lead = len(shape) - n - (1 if fmt == "channels_last" else 0)
+    tail = (1,) if fmt == "channels_last" else ()
+    shaped: np.ndarray[Any, Any] = table.reshape((1,) * lead + table.shape + tail)
+    return shaped
