@@ -12,14 +12,17 @@ so every block lies inside the map. The rate of a seed is the paper's
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from . import _validation as v
 from ._scale import Transform, _round, drop_threshold
-from ._variants import Params, Shape, WindowAny
+
+Params = Mapping[str, Any]  # as _variants' aliases, which import this module
+Shape = tuple[int, ...]
+WindowAny = Callable[[Any, Shape], Any]
 
 NORMALIZE = ("expected", "batch", None)
 

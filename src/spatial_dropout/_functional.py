@@ -547,33 +547,15 @@ def drop_block1d(
 ) -> ArrayT:
     """DropBlock on 1-D feature maps: contiguous blocks of ``(N, C, L)`` are dropped.
 
-    Seeds are drawn on the grid ``(N, C, S - b + 1, ...)`` (``share_channels``: ``(N, 1, ...)``)
-    at the paper's rate ``gamma = p * prod(S) / (prod(b) * prod(S - b + 1))``, exactly the
-    element-wise :func:`dropout` mask of that grid from the same generator state; a dropped seed
-    at ``i`` drops ``[i, i + b)`` on every spatial axis, so blocks lie inside the map. Dropped
-    entries are exactly ``+0.0``.
-
     Parameters
     ----------
     input : array
-        ``(N, C, *spatial)`` or unbatched ``(C, *spatial)``; ``data_format="channels_last"``
-        reads the channel axis last. Other ranks raise ``ValueError``.
-    p : float
-        The expected fraction of the map dropped, in ``[0, 1]``.
-    block_size : int or sequence of int
-        The block's size, one for every spatial axis or one per axis; clamped to the map.
-    training, inplace, generator, key
-        As :func:`dropout2d`.
-    data_format : {"channels_first", "channels_last"}
-        Where the channel axis is. The seeds are the same either way (logical order).
-    share_channels : bool, default False
-        One seed grid for every channel (timm's default), ``(N, 1, ...)``.
-    normalize : {"expected", "batch", None}, default "expected"
-        Kept entries times ``1 / P(kept)`` at their position (from the shapes and ``p`` alone:
-        ``E[y] = x`` everywhere), times ``numel / count(kept)`` over the whole input (the paper's
-        and torchvision's; all dropped gives zeros), or unscaled.
+        ``(N, C, L)`` or unbatched (no ``N``); ``data_format="channels_last"`` reads the channel
+        axis last. Other ranks raise ``ValueError``.
+    p, block_size, training, inplace, data_format, share_channels, normalize, generator, key
+        As :func:`drop_block2d`.
     offset, global_shape
-        Not supported yet for grown masks: ``ValueError``.
+        As :func:`drop_block2d` (not supported yet).
 
     Returns
     -------
@@ -583,8 +565,7 @@ def drop_block1d(
     Raises
     ------
     TypeError, ValueError
-        A bad argument (``block_size``, ``normalize``, the rank...), named; ``input`` is then
-        left unchanged.
+        As :func:`drop_block2d`.
 
     Examples
     --------
@@ -593,6 +574,8 @@ def drop_block1d(
     >>> y.shape, bool((y >= 0).all())
     ((2, 3, 16), True)
     """
+    options: dict[str, Any] = {"block_size": block_size, "share_channels": share_channels}
+    options["normalize"] = normalize
     return _run(
         VARIANTS["drop_block1d"],
         input,
@@ -604,11 +587,7 @@ def drop_block1d(
         data_format,
         offset,
         global_shape,
-        {
-            "block_size": block_size,
-            "share_channels": share_channels,
-            "normalize": normalize,
-        },
+        options,
     )
 
 
@@ -675,6 +654,8 @@ def drop_block2d(
     >>> y.shape, bool((y >= 0).all())
     ((2, 3, 16, 16), True)
     """
+    options: dict[str, Any] = {"block_size": block_size, "share_channels": share_channels}
+    options["normalize"] = normalize
     return _run(
         VARIANTS["drop_block2d"],
         input,
@@ -686,11 +667,7 @@ def drop_block2d(
         data_format,
         offset,
         global_shape,
-        {
-            "block_size": block_size,
-            "share_channels": share_channels,
-            "normalize": normalize,
-        },
+        options,
     )
 
 
@@ -711,33 +688,15 @@ def drop_block3d(
 ) -> ArrayT:
     """DropBlock on 3-D feature maps: contiguous blocks of ``(N, C, D, H, W)`` are dropped.
 
-    Seeds are drawn on the grid ``(N, C, S - b + 1, ...)`` (``share_channels``: ``(N, 1, ...)``)
-    at the paper's rate ``gamma = p * prod(S) / (prod(b) * prod(S - b + 1))``, exactly the
-    element-wise :func:`dropout` mask of that grid from the same generator state; a dropped seed
-    at ``i`` drops ``[i, i + b)`` on every spatial axis, so blocks lie inside the map. Dropped
-    entries are exactly ``+0.0``.
-
     Parameters
     ----------
     input : array
-        ``(N, C, *spatial)`` or unbatched ``(C, *spatial)``; ``data_format="channels_last"``
-        reads the channel axis last. Other ranks raise ``ValueError``.
-    p : float
-        The expected fraction of the map dropped, in ``[0, 1]``.
-    block_size : int or sequence of int
-        The block's size, one for every spatial axis or one per axis; clamped to the map.
-    training, inplace, generator, key
-        As :func:`dropout2d`.
-    data_format : {"channels_first", "channels_last"}
-        Where the channel axis is. The seeds are the same either way (logical order).
-    share_channels : bool, default False
-        One seed grid for every channel (timm's default), ``(N, 1, ...)``.
-    normalize : {"expected", "batch", None}, default "expected"
-        Kept entries times ``1 / P(kept)`` at their position (from the shapes and ``p`` alone:
-        ``E[y] = x`` everywhere), times ``numel / count(kept)`` over the whole input (the paper's
-        and torchvision's; all dropped gives zeros), or unscaled.
+        ``(N, C, D, H, W)`` or unbatched (no ``N``); ``data_format="channels_last"`` reads the
+        channel axis last. Other ranks raise ``ValueError``.
+    p, block_size, training, inplace, data_format, share_channels, normalize, generator, key
+        As :func:`drop_block2d`.
     offset, global_shape
-        Not supported yet for grown masks: ``ValueError``.
+        As :func:`drop_block2d` (not supported yet).
 
     Returns
     -------
@@ -747,8 +706,7 @@ def drop_block3d(
     Raises
     ------
     TypeError, ValueError
-        A bad argument (``block_size``, ``normalize``, the rank...), named; ``input`` is then
-        left unchanged.
+        As :func:`drop_block2d`.
 
     Examples
     --------
@@ -757,6 +715,8 @@ def drop_block3d(
     >>> y.shape, bool((y >= 0).all())
     ((2, 3, 8, 8, 8), True)
     """
+    options: dict[str, Any] = {"block_size": block_size, "share_channels": share_channels}
+    options["normalize"] = normalize
     return _run(
         VARIANTS["drop_block3d"],
         input,
@@ -768,11 +728,7 @@ def drop_block3d(
         data_format,
         offset,
         global_shape,
-        {
-            "block_size": block_size,
-            "share_channels": share_channels,
-            "normalize": normalize,
-        },
+        options,
     )
 
 

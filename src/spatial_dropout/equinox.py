@@ -138,112 +138,52 @@ class DropPath(_Layer):
         }
 
 
-class DropBlock1d(_Layer):
-    """DropBlock on 1-D maps, channels last by default; see :func:`~spatial_dropout.drop_block1d`.
+class _Block(_Layer):
+    """DropBlock layers, channels last by default.
 
-    Fields: ``p``, ``block_size``, ``share_channels``, ``normalize``, ``inference``,
+    ``p`` and ``block_size`` (positional), ``share_channels``, ``normalize``, ``inference``,
     ``data_format``.
     """
+
+    block_size: int | tuple[int, ...] = 7
+    share_channels: bool = False
+    normalize: str | None = "expected"
+
+    def __init__(
+        self,
+        p: float = 0.1,
+        block_size: int | tuple[int, ...] = 7,
+        *,
+        inference: bool = False,
+        data_format: str = "channels_last",
+        share_channels: bool = False,
+        normalize: str | None = "expected",
+    ) -> None:
+        self.p, self.block_size, self.inference = p, block_size, inference
+        self.data_format = data_format
+        self.share_channels, self.normalize = share_channels, normalize
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "block_size": self.block_size,
+            "share_channels": self.share_channels,
+            "normalize": self.normalize,
+        }
+
+
+class DropBlock1d(_Block):
+    """DropBlock on 1-D maps; see :func:`spatial_dropout.drop_block1d`."""
 
     _variant = VARIANTS["drop_block1d"]
-    block_size: int | tuple[int, ...] = 7
-    share_channels: bool = False
-    normalize: str | None = "expected"
-
-    def __init__(
-        self,
-        p: float = 0.1,
-        block_size: int | tuple[int, ...] = 7,
-        *,
-        inference: bool = False,
-        data_format: str = "channels_last",
-        share_channels: bool = False,
-        normalize: str | None = "expected",
-    ) -> None:
-        self.p, self.block_size, self.inference = p, block_size, inference
-        self.data_format, self.share_channels, self.normalize = (
-            data_format,
-            share_channels,
-            normalize,
-        )
-
-    def _params(self) -> dict[str, Any]:
-        return {
-            "block_size": self.block_size,
-            "share_channels": self.share_channels,
-            "normalize": self.normalize,
-        }
 
 
-class DropBlock2d(_Layer):
-    """DropBlock on 2-D maps, channels last by default; see :func:`~spatial_dropout.drop_block2d`.
-
-    Fields: ``p``, ``block_size``, ``share_channels``, ``normalize``, ``inference``,
-    ``data_format``.
-    """
+class DropBlock2d(_Block):
+    """DropBlock on 2-D maps; see :func:`spatial_dropout.drop_block2d`."""
 
     _variant = VARIANTS["drop_block2d"]
-    block_size: int | tuple[int, ...] = 7
-    share_channels: bool = False
-    normalize: str | None = "expected"
-
-    def __init__(
-        self,
-        p: float = 0.1,
-        block_size: int | tuple[int, ...] = 7,
-        *,
-        inference: bool = False,
-        data_format: str = "channels_last",
-        share_channels: bool = False,
-        normalize: str | None = "expected",
-    ) -> None:
-        self.p, self.block_size, self.inference = p, block_size, inference
-        self.data_format, self.share_channels, self.normalize = (
-            data_format,
-            share_channels,
-            normalize,
-        )
-
-    def _params(self) -> dict[str, Any]:
-        return {
-            "block_size": self.block_size,
-            "share_channels": self.share_channels,
-            "normalize": self.normalize,
-        }
 
 
-class DropBlock3d(_Layer):
-    """DropBlock on 3-D maps, channels last by default; see :func:`~spatial_dropout.drop_block3d`.
-
-    Fields: ``p``, ``block_size``, ``share_channels``, ``normalize``, ``inference``,
-    ``data_format``.
-    """
+class DropBlock3d(_Block):
+    """DropBlock on 3-D maps; see :func:`spatial_dropout.drop_block3d`."""
 
     _variant = VARIANTS["drop_block3d"]
-    block_size: int | tuple[int, ...] = 7
-    share_channels: bool = False
-    normalize: str | None = "expected"
-
-    def __init__(
-        self,
-        p: float = 0.1,
-        block_size: int | tuple[int, ...] = 7,
-        *,
-        inference: bool = False,
-        data_format: str = "channels_last",
-        share_channels: bool = False,
-        normalize: str | None = "expected",
-    ) -> None:
-        self.p, self.block_size, self.inference = p, block_size, inference
-        self.data_format, self.share_channels, self.normalize = (
-            data_format,
-            share_channels,
-            normalize,
-        )
-
-    def _params(self) -> dict[str, Any]:
-        return {
-            "block_size": self.block_size,
-            "share_channels": self.share_channels,
-            "normalize": self.normalize,
-        }
