@@ -226,3 +226,33 @@ def test_one_compile_for_many_masks_under_jit():
     masks = {np.asarray(f(x, jax.random.key(i)) == 0).tobytes() for i in range(8)}
     assert len(masks) == 8
     assert f._cache_size() == 1
+
+
+def _torchvision_drop_block2d(torch, x, p, b, eps=1e-6):
+    """torchvision 0.28's ``ops.drop_block2d`` (training, not in place), written out."""
+    n, c, h, w = x.shape
+    b = min(b, w, h)
+    gamma = (p * h * w) / ((b**2) * ((h - b + 1) * (w - b + 1)))
+    noise = torch.empty((n, c, h - b + 1, w - b + 1), dtype=x.dtype, device=x.device)
+    noise.bernoulli_(gamma)
+    noise = torch.nn.functional.pad(noise, [b // 2] * 4, value=0)
+    noise = torch.nn.functional.max_pool2d(noise, stride=(1, 1), kernel_size=(b, b), padding=b // 2)
+    noise = 1 - noise
+    scale = noise.numel() / (eps + noise.sum())
+    return x * noise * scale
+
+
+@pytest.mark.parametrize(("shape", "b"), [((2, 3, 9, 8), 3), ((4, 2, 7, 7), 5), ((1, 8, 6, 9), 1)])
+def test_torch_generator_drops_what_torchvision_drops(shape, b):
+    """With ``generator=None`` the seeds are drawn as torchvision draws them (``bernoulli_`` of
+    the seed grid at gamma after the same ``manual_seed``): the same positions dropped, kept
+    values within 2 ulps (one multiply here, two there)."""
+    torch = require("torch")
+    x = torch.from_numpy(np.random.default_rng(3).standard_normal(shape).astype(np.float32) + 4)
+    for seed in range(5):
+        torch.manual_seed(seed)
+        theirs = _torchvision_drop_block2d(torch, x, 0.3, b)
+        torch.manual_seed(seed)
+        ours = sd.drop_block2d(x, 0.3, b, normalize="batch")
+        assert torch.equal(ours == 0, theirs == 0)
+        torch.testing.assert_close(ours, theirs, rtol=2.5e-7, atol=0)

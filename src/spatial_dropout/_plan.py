@@ -79,7 +79,9 @@ class Backend(Protocol):
         ``threshold`` (``< 2**32``). ``starts`` may hold traced integers.
         """
 
-    def native_keep(self, fn: str, x: Any, shape: Shape, rate: float, generator: Any) -> Any:
+    def native_keep(
+        self, fn: str, x: Any, shape: Shape, rate: float, generator: Any, drops: bool = False
+    ) -> Any:
         """A keep mask of ``shape`` drawn from the framework's ``generator`` (None: default)."""
 
     def apply(self, x: Any, keep: Any, t: Transform, inplace: bool) -> Any:
@@ -335,7 +337,8 @@ def draw(plan: Plan, backend: Backend, x: Any) -> Stream | Any:
 def keep_mask(plan: Plan, backend: Backend, x: Any, drawn: Stream | Any) -> Any:
     """``input``'s part of the drawn keep mask, grown where the variant grows one."""
     if not plan.portable:
-        keep = backend.native_keep(plan.fn, x, plan.shape, plan.rate, plan.generator)
+        drops = plan.variant.native_drops
+        keep = backend.native_keep(plan.fn, x, plan.shape, plan.rate, plan.generator, drops)
     elif plan.keeps_nothing:
         keep = backend.full(x, plan.box, False)
     else:

@@ -59,6 +59,9 @@ class Variant:
     grow : callable or None
         ``(drawn keep, input shape, params, window_any) -> applied keep``, for masks grown from
         the drawn one.
+    native_drops : bool
+        A framework's own generator draws the dropped entries (``bernoulli_(rate)``, as
+        torchvision draws DropBlock's seeds), not the kept ones.
     """
 
     name: str
@@ -72,6 +75,7 @@ class Variant:
     options: tuple[str, ...] = ()
     rate: Callable[[float, Shape, Params], float] | None = None
     grow: Callable[[Any, Shape, Params, WindowAny], Any] | None = field(default=None)
+    native_drops: bool = False
 
 
 def _elementwise(shape: Shape, data_format: str, params: Params) -> Shape:
@@ -193,6 +197,7 @@ VARIANTS: dict[str, Variant] = {
                 grow=_blocks.grow,
                 channel=True,
                 options=("block_size", "share_channels", "normalize"),
+                native_drops=True,
             )
             for n in (1, 2, 3)
         ),

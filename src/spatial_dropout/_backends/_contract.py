@@ -49,7 +49,9 @@ class Defaults:
         """The source for this framework's own generator object; None: not one."""
         return None
 
-    def native_keep(self, fn: str, x: Any, shape: Shape, rate: float, generator: Any) -> Any:
+    def native_keep(
+        self, fn: str, x: Any, shape: Shape, rate: float, generator: Any, drops: bool = False
+    ) -> Any:
         """Unreachable without ``native_source``: the engine never hands this backend one."""
         raise NotImplementedError
 

@@ -67,7 +67,9 @@ class JaxBackend(Defaults):
         data = _key_data(generator)
         return None if data is None else Key(data)
 
-    def native_keep(self, fn: str, x: Any, shape: Shape, rate: float, generator: Any) -> Any:
+    def native_keep(
+        self, fn: str, x: Any, shape: Shape, rate: float, generator: Any, drops: bool = False
+    ) -> Any:
         needs_key(fn, isinstance(x, _jax().core.Tracer))  # generator=None: JAX has no stream
 
     def is_mask(self, x: Any, mask: object) -> bool:

@@ -80,8 +80,10 @@ class NumPyBackend(Defaults):
     def native_source(self, generator: object) -> Source | None:
         return Native(generator) if isinstance(generator, np.random.Generator) else None
 
-    def native_keep(self, fn: str, x: Any, shape: Shape, rate: float, generator: Any) -> Any:
-        return generator.random(shape) >= rate
+    def native_keep(
+        self, fn: str, x: Any, shape: Shape, rate: float, generator: Any, drops: bool = False
+    ) -> Any:
+        return generator.random(shape) >= rate  # (dropped where below rate: the same draw)
 
     def is_mask(self, x: Any, mask: object) -> bool:
         return isinstance(mask, np.ndarray) and mask.dtype == np.bool_

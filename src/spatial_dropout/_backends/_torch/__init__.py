@@ -94,9 +94,13 @@ class TorchBackend(Defaults):
             return Portable(generator)  # a seed tensor: a changing seed that never recompiles
         return None
 
-    def native_keep(self, fn: str, x: Any, shape: Shape, rate: float, generator: Any) -> Any:
+    def native_keep(
+        self, fn: str, x: Any, shape: Shape, rate: float, generator: Any, drops: bool = False
+    ) -> Any:
         from ._ops import native_noise
 
+        if drops:  # bernoulli_(rate) marks the dropped entries (torchvision's DropBlock seeds)
+            return native_noise(fn, x, shape, rate, generator, drops=True) == 0
         return native_noise(fn, x, shape, rate, generator) != 0
 
     def is_mask(self, x: Any, mask: object) -> bool:

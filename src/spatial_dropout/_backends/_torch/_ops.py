@@ -467,9 +467,17 @@ def _default_generator(device: torch.device) -> torch.Generator | None:
 
 
 def native_noise(
-    fn: str, x: torch.Tensor, shape: tuple[int, ...], p: float, generator: Any
+    fn: str,
+    x: torch.Tensor,
+    shape: tuple[int, ...],
+    p: float,
+    generator: Any,
+    drops: bool = False,
 ) -> torch.Tensor:
-    """``F.dropout2d``'s draw (``empty(shape).bernoulli_(1 - p)``), replayed on recompute."""
+    """``F.dropout2d``'s draw (``empty(shape).bernoulli_(1 - p)``), replayed on recompute.
+
+    ``drops``: ``bernoulli_(p)`` instead, 1 where dropped (torchvision's DropBlock seeds).
+    """
     gen = generator
     if _recompute.maybe_checkpointed():  # (compiled graphs handle their random ops)
         drawn_from = generator if generator is not None else _default_generator(x.device)
@@ -478,4 +486,5 @@ def native_noise(
             if replay:
                 gen = torch.Generator(device=x.device)
                 gen.set_state(state)
-    return x.new_empty(shape).bernoulli_(1 - p, generator=gen)  # one line: jit.trace compares
+    q = p if drops else 1 - p
+    return x.new_empty(shape).bernoulli_(q, generator=gen)  # one line: jit.trace compares
