@@ -188,8 +188,6 @@ def test_bad_arguments_name_the_function(backend: Backend, kwargs, error, match)
     np.testing.assert_array_equal(backend.to_numpy(x), data)
     with pytest.raises(ValueError, match=r"^drop_block2d\(\): `input` must be of rank 4"):
         sd.drop_block2d(np.ones((2, 3, 4, 5, 5)), 0.3, 3, generator=0)
-    with pytest.raises(ValueError, match=r"^drop_block2d\(\): `offset` applies only to"):
-        sd.drop_block2d(data, 0.3, 3, generator=0, offset=(0, 0, 0, 0))
 
 
 def test_layers_in_every_module():
@@ -256,3 +254,59 @@ def test_torch_generator_drops_what_torchvision_drops(shape, b):
         ours = sd.drop_block2d(x, 0.3, b, normalize="batch")
         assert torch.equal(ours == 0, theirs == 0)
         torch.testing.assert_close(ours, theirs, rtol=2.5e-7, atol=0)
+
+
+@pytest.mark.parametrize("fmt", ["channels_first", "channels_last"])
+@pytest.mark.parametrize(("share", "normalize"), [(False, "expected"), (True, None)])
+def test_a_tiling_with_offsets_reassembles_the_whole(backend: Backend, fmt, share, normalize):
+    """Shards of the batch, the channels and the map, each computed alone with its offset, put
+    together are the call on the whole, bit for bit (a shard draws the seeds of its halo)."""
+    data = np.random.default_rng(5).standard_normal((3, 2, 11, 9)).astype(np.float32)
+    if fmt == "channels_last":
+        data = np.ascontiguousarray(np.moveaxis(data, 1, -1))
+    kw = {"data_format": fmt, "share_channels": share, "normalize": normalize}
+    whole = backend.to_numpy(
+        backend.call(
+            sd.drop_block2d, backend.asarray(data), 0.3, (3, 4), True, False, generator=6, **kw
+        )
+    )
+    got = np.full_like(data, np.nan)
+    spatial = (1, 2) if fmt == "channels_last" else (2, 3)
+    channel = 3 if fmt == "channels_last" else 1
+    cuts = {0: (0, 2, 3), channel: (0, 1, 2), spatial[0]: (0, 5, 6, 11), spatial[1]: (0, 4, 9)}
+    axes = sorted(cuts)
+    for bounds in itertools.product(*(zip(cuts[a][:-1], cuts[a][1:], strict=True) for a in axes)):
+        index = [slice(None)] * 4
+        offset = [0, 0, 0, 0]
+        for a, (lo, hi) in zip(axes, bounds, strict=True):
+            index[a], offset[a] = slice(lo, hi), lo
+        part = backend.asarray(np.ascontiguousarray(data[tuple(index)]))
+        got[tuple(index)] = backend.to_numpy(
+            backend.call(
+                sd.drop_block2d,
+                part,
+                0.3,
+                (3, 4),
+                True,
+                False,
+                generator=6,
+                offset=tuple(offset),
+                global_shape=data.shape,
+                **kw,
+            )
+        )
+    np.testing.assert_array_equal(bits(got), bits(whole))
+
+
+def test_batch_normalisation_refuses_a_shard():
+    x = np.ones((2, 3, 8, 8), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"^drop_block2d\(\): `normalize` must be 'expected' or"):
+        sd.drop_block2d(
+            x,
+            0.3,
+            3,
+            normalize="batch",
+            generator=0,
+            offset=(2, 0, 0, 0),
+            global_shape=(4, 3, 8, 8),
+        )

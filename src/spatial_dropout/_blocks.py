@@ -63,6 +63,9 @@ def params(n: int) -> Callable[[str, Shape, Params], Params]:
         if normalize not in NORMALIZE:
             v.bad_param(fn, "normalize", "'expected', 'batch' or None", normalize)
         share = v.check_bool(fn, "share_channels", given.get("share_channels", False))
+        if normalize == "batch" and given.get("split"):
+            must = "'expected' or None for a part of a larger array (offset=, global_shape=)"
+            v.bad_param(fn, "normalize", must, normalize)
         return {
             "block_size": block,
             "share_channels": share,
@@ -109,6 +112,37 @@ def grow(keep: Any, shape: Shape, p: Params, window_any: WindowAny) -> Any:
     return xp.permute_dims(kept, axes)
 
 
+def region(
+    full: Shape, fmt: str, p: Params, starts: tuple[int, ...], shape: Shape
+) -> tuple[tuple[int, ...], Shape, tuple[slice, ...]]:
+    """The seeds a shard at ``starts`` needs, and where it lies in what they grow into.
+
+    Along a spatial axis the shard ``[o, o + n)`` is covered by the seeds ``[max(0, o - b + 1),
+    min(o + n, S - b + 1))``; they grow into ``[lo, hi + b - 1)``, which holds the shard at
+    ``o - lo``. The batch and channel axes read the shard's own seeds (a shared channel: 0).
+    """
+    n, block = p["n"], p["block_size"]
+    logical_starts = _logical(starts, n, fmt)
+    logical_shape = _logical(shape, n, fmt)
+    logical_full = _logical(full, n, fmt)
+    lead = len(full) - n
+    at: list[int] = list(logical_starts[:lead])
+    box: list[int] = list(logical_shape[:lead])
+    if p["share_channels"]:
+        at[-1], box[-1] = 0, 1
+    crop: list[slice] = [slice(None)] * lead
+    for o, size, s, b in zip(
+        logical_starts[lead:], logical_shape[lead:], logical_full[lead:], block, strict=True
+    ):
+        lo, hi = max(0, o - b + 1), min(o + size, s - b + 1)
+        at.append(lo)
+        box.append(hi - lo)
+        crop.append(slice(o - lo, o - lo + size))
+    if fmt == "channels_last":  # the grown mask is in the input's layout
+        crop = [*crop[: lead - 1], *crop[lead:], crop[lead - 1]]
+    return tuple(at), tuple(box), tuple(crop)
+
+
 def transform(prob: float, mant: int, keep: Any, p: Params) -> Transform:
     """Kept ``x * s``: ``s`` 1, ``numel / count(kept)`` or ``1 / P(kept)`` per position."""
     normalize = p["normalize"]
@@ -128,6 +162,12 @@ def transform(prob: float, mant: int, keep: Any, p: Params) -> Transform:
         safe = xp.where(denominator > 0, denominator, xp.ones_like(denominator))
         return Transform(xp.asarray(numel, dtype=dtype, device=device) / safe)
     table = expected_scale(p["input_shape"], prob, p)
+    if "starts" in p:  # a shard: its part of the whole map's table
+        where = tuple(
+            slice(o, o + size) if t > 1 else slice(None)
+            for o, size, t in zip(p["starts"], p["local_shape"], table.shape, strict=True)
+        )
+        table = table[where]
     rounded = np.vectorize(lambda s: _round(float(s), op))(table)
     return Transform(xp.asarray(rounded, dtype=dtype, device=device))
 

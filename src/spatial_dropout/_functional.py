@@ -555,7 +555,7 @@ def drop_block1d(
     p, block_size, training, inplace, data_format, share_channels, normalize, generator, key
         As :func:`drop_block2d`.
     offset, global_shape
-        As :func:`drop_block2d` (not supported yet).
+        As :func:`drop_block2d`.
 
     Returns
     -------
@@ -634,7 +634,9 @@ def drop_block2d(
         ``E[y] = x`` everywhere), times ``numel / count(kept)`` over the whole input (the paper's
         and torchvision's; all dropped gives zeros), or unscaled.
     offset, global_shape
-        Not supported yet for grown masks: ``ValueError``.
+        As :func:`dropout2d` (integers only): a part of a larger map draws the seeds its blocks
+        need, so the parts put together are the call on the whole. ``normalize="batch"``
+        (a sum over the whole input) refuses a part.
 
     Returns
     -------
@@ -696,7 +698,7 @@ def drop_block3d(
     p, block_size, training, inplace, data_format, share_channels, normalize, generator, key
         As :func:`drop_block2d`.
     offset, global_shape
-        As :func:`drop_block2d` (not supported yet).
+        As :func:`drop_block2d`.
 
     Returns
     -------

@@ -145,6 +145,8 @@ class Plan(NamedTuple):
         ``input`` has no entries: it returns as it is (after the draw).
     fixed : Transform or None
         The transform, where it does not depend on the mask (a variant that grows none).
+    crop : tuple of slice or None
+        A grown mask of a shard: where the shard lies in what its drawn part grows into.
     inplace : bool
         Write into ``input``.
     """
@@ -168,6 +170,7 @@ class Plan(NamedTuple):
     inplace: bool
     empty: bool
     fixed: Transform | None
+    crop: tuple[slice, ...] | None = None
 
     def transform(self, keep: Any) -> Transform:
         """The variant's transform of the grown mask ``keep``."""
@@ -239,7 +242,7 @@ def plan(
         region_needs_portable(fn)
     given = params
     if variant.params is not None:  # the variant's own check, which may read data_format
-        given = variant.params(fn, full, {**params, "data_format": fmt})
+        given = variant.params(fn, full, {**params, "data_format": fmt, "split": not whole})
     if values and (not train or prob == 0.0):
         return None
     mant = backend.mantissa(x)
@@ -249,12 +252,20 @@ def plan(
             v.not_floating(fn, x.dtype, mant < 0)
         if in_place and (why := backend.why_not_writeable(x)) is not None:
             v.not_writeable(fn, why)
+    crop = None
     if not whole and variant.grow is not None:
-        v.not_for_variant(fn, "offset", "variants whose mask is drawn, not grown")
+        if variant.region is None or not all(isinstance(o, int) for o in starts):
+            v.not_for_variant(fn, "offset", "drawn masks, and integer offsets of grown ones")
+        given = {**given, "starts": starts, "local_shape": shape}
     mask, rate, threshold, entries, fixed = _decide(
         variant, full, fmt, given, prob, mant, backend.remember
     )
-    at, box = (starts, mask) if whole else mask_box(mask, starts, shape)
+    if whole:
+        at, box = starts, mask
+    elif variant.region is not None and variant.grow is not None:
+        at, box, crop = variant.region(full, fmt, given, starts, shape)
+    else:
+        at, box = mask_box(mask, starts, shape)
     if portable and entries > backend.max_entries:
         v.too_many_entries(fn, entries, backend.max_entries)
     native = None if portable else source.generator  # type: ignore[union-attr]
@@ -280,6 +291,7 @@ def plan(
         in_place,
         empty,
         fixed,
+        crop,
     )
 
 
@@ -346,7 +358,8 @@ def keep_mask(plan: Plan, backend: Backend, x: Any, drawn: Stream | Any) -> Any:
     grow = plan.variant.grow
     if grow is None:
         return keep
-    return grow(keep, tuple(x.shape), plan.params, backend.window_any or window_any)
+    grown = grow(keep, tuple(x.shape), plan.params, backend.window_any or window_any)
+    return grown if plan.crop is None else grown[plan.crop]
 
 
 def execute(plan: Plan, backend: Backend, x: ArrayT) -> ArrayT:

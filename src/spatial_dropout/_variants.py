@@ -20,6 +20,7 @@ from ._shapes import cached_mask_shape, feature_mask_shape
 Params = Mapping[str, Any]
 Shape = tuple[int, ...]
 WindowAny = Callable[[Any, Shape], Any]
+Region = tuple[tuple[int, ...], Shape, tuple[slice, ...]]
 """``(dropped, block) -> grown``: along each axis ``k``, entry ``i`` of the result is whether any
 of ``dropped[i - block[k] + 1 .. i]`` is True (zeros outside), so every axis grows by
 ``block[k] - 1``. A backend may offer its own (``Backend.window_any``); else the engine's."""
@@ -59,6 +60,10 @@ class Variant:
     grow : callable or None
         ``(drawn keep, input shape, params, window_any) -> applied keep``, for masks grown from
         the drawn one.
+    region : callable or None
+        For a grown variant, ``(global shape, data_format, params, starts, shape) -> (drawn
+        starts, drawn box, crop)``: the part of the drawn mask a shard at ``starts`` needs, and
+        where the shard lies in what that part grows into (``offset=``); None: no ``offset``.
     native_drops : bool
         A framework's own generator draws the dropped entries (``bernoulli_(rate)``, as
         torchvision draws DropBlock's seeds), not the kept ones.
@@ -76,6 +81,7 @@ class Variant:
     rate: Callable[[float, Shape, Params], float] | None = None
     grow: Callable[[Any, Shape, Params, WindowAny], Any] | None = field(default=None)
     native_drops: bool = False
+    region: Callable[[Shape, str, Params, tuple[int, ...], Shape], Region] | None = None
 
 
 def _elementwise(shape: Shape, data_format: str, params: Params) -> Shape:
@@ -198,6 +204,7 @@ VARIANTS: dict[str, Variant] = {
                 channel=True,
                 options=("block_size", "share_channels", "normalize"),
                 native_drops=True,
+                region=_blocks.region,
             )
             for n in (1, 2, 3)
         ),
