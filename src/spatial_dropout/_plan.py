@@ -257,7 +257,7 @@ def plan(
         if variant.region is None or not all(isinstance(o, int) for o in starts):
             v.not_for_variant(fn, "offset", "drawn masks, and integer offsets of grown ones")
         given = {**given, "starts": starts, "local_shape": shape}
-    mask, rate, threshold, entries, fixed = _decide(
+    mask, rate, threshold, nothing, entries, fixed = _decide(
         variant, full, fmt, given, prob, mant, backend.remember
     )
     if whole:
@@ -278,7 +278,7 @@ def plan(
         prob,
         rate,
         threshold,
-        keeps_nothing(threshold),
+        nothing,
         prob == 1.0,
         mask,
         at,
@@ -295,14 +295,14 @@ def plan(
     )
 
 
-Decision = tuple[Shape, float, int, int, Transform | None]
+Decision = tuple[Shape, float, int, bool, int, Transform | None]
 _DECIDED: dict[tuple[Any, ...], Decision] = {}  # the common call's decisions, by its arguments
 
 
 def _decide(
     variant: Variant, full: Shape, fmt: str, given: Params, p: float, mant: int, remember: bool
 ) -> Decision:
-    """``(mask shape, draw rate, threshold, mask entries, fixed transform or None)``.
+    """``(mask shape, draw rate, threshold, keeps nothing, mask entries, fixed transform)``.
 
     A pure function of its arguments: remembered (up to 4096 calls' worth) where the shape and
     the parameters hash.
@@ -321,7 +321,8 @@ def _decide(
     fixed = None
     if variant.grow is None and p < 1.0 and mant > 0:
         fixed = variant.transform(p, mant, None, given)
-    decided = (mask, rate, drop_threshold(rate), math.prod(mask), fixed)
+    threshold = drop_threshold(rate)
+    decided = (mask, rate, threshold, keeps_nothing(threshold), math.prod(mask), fixed)
     if key is not None:
         if len(_DECIDED) >= 4096:
             _DECIDED.clear()
