@@ -154,13 +154,16 @@ def transform(prob: float, mant: int, keep: Any, p: Params) -> Transform:
     dtype = xp.float64 if mant == 52 else xp.float32  # 16-bit products are formed in float32
     op = 52 if mant == 52 else 23
     if normalize == "batch":
-        count = xp.astype(xp.count_nonzero(keep), dtype)
-        shape = p["input_shape"]
-        numel = float(math.prod(shape))
+        # the exact count, divided in float64 (JAX without x64: float32) and rounded once
+        wide = xp.float64
+        if compat.is_jax_namespace(xp) and xp.asarray(0.0).dtype != xp.float64:
+            wide = xp.float32
+        numel = float(math.prod(p["input_shape"]))
         share = numel / math.prod(keep.shape)  # entries of the input per mask entry
-        denominator = count * share
-        safe = xp.where(denominator > 0, denominator, xp.ones_like(denominator))
-        return Transform(xp.asarray(numel, dtype=dtype, device=device) / safe)
+        count = xp.astype(xp.count_nonzero(keep), wide) * share
+        safe = xp.where(count > 0, count, xp.ones_like(count))
+        scale = xp.asarray(numel, dtype=wide, device=device) / safe
+        return Transform(xp.astype(scale, dtype))
     table = expected_scale(p["input_shape"], prob, p)
     if "starts" in p:  # a shard: its part of the whole map's table
         where = tuple(
