@@ -64,6 +64,7 @@ CASES = [
     (2, (2, 3, 9, 8), (2, 4)),
     (2, (3, 6, 5), 2),  # unbatched (C, H, W)
     (2, (2, 2, 4, 4), 7),  # clamped to the map: one block, the whole map
+    (2, (1, 2, 4, 9), 7),  # clamped per axis on a non-square map: (4, 7) blocks
     (3, (2, 2, 5, 6, 4), 3),
 ]
 
@@ -310,3 +311,19 @@ def test_batch_normalisation_refuses_a_shard():
             offset=(2, 0, 0, 0),
             global_shape=(4, 3, 8, 8),
         )
+
+
+def test_batch_normalisation_in_float16_and_when_everything_is_dropped():
+    """The count is exact (no float16 sum overflows to give all zeros), and a batch whose every
+    seed is dropped gives exact zeros, never NaN."""
+    x = np.ones((8, 64, 32, 32), dtype=np.float16)
+    y = sd.drop_block2d(x, 0.1, 7, normalize="batch", generator=0)
+    kept = y != 0
+    assert np.isfinite(y).all()
+    assert kept.any()
+    scale = np.float16(np.float32(x.size / kept.sum()))
+    assert (y[kept] == scale).all()
+    z = sd.drop_block2d(
+        np.ones((2, 1, 3, 3), np.float32), 1 - 2**-40, 3, normalize="batch", generator=0
+    )
+    assert (bits(z) == 0).all()
