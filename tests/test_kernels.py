@@ -373,3 +373,26 @@ def test_bench_runs_and_reports_every_target(capsys):
         assert target in text
     assert r["memory"]["in_place"] < 0.1
     assert r["memory"]["out_of_place"] < 1.1
+
+
+@pytest.mark.parametrize("compiled", ["numpy", "compiled", "compiled-threads"])
+@pytest.mark.parametrize(
+    ("shape", "block"),
+    [
+        ((3, 4, 9, 11), (1, 1, 3, 5)),
+        ((2, 1, 6), (1, 1, 6)),
+        ((2, 3, 4, 5, 6), (1, 1, 2, 3, 4)),
+        ((5, 7), (7, 1)),
+        ((0, 3, 4), (1, 2, 2)),
+    ],
+)
+@pytest.mark.parametrize("rate", [0.0, 0.05, 0.5, 1.0])
+def test_window_maximum_matches_the_engines(compiled, shape, block, rate):
+    from spatial_dropout._plan import window_any
+
+    k = None if compiled == "numpy" else _compiled_kernels()
+    tuning = _cpu.Tuning(parallel_bytes=1 if compiled == "compiled-threads" else 1 << 62)
+    dropped = np.random.default_rng(7).random(shape) < rate
+    got = _cpu.window_or(dropped, block, k, tuning)
+    assert got.dtype == np.bool_
+    np.testing.assert_array_equal(got, window_any(dropped, block))

@@ -172,6 +172,9 @@ def transform(prob: float, mant: int, keep: Any, p: Params) -> Transform:
         )
         table = table[where]
     rounded = np.vectorize(lambda s: _round(float(s), op))(table)
+    # a position kept with a chance below the dtype's smallest normal would scale by inf, and
+    # a dropped entry's gradient by 0 * inf: the largest finite scale instead (never kept anyway)
+    rounded = np.minimum(rounded, np.finfo(np.float64 if op == 52 else np.float32).max)
     return Transform(xp.asarray(rounded, dtype=dtype, device=device))
 
 

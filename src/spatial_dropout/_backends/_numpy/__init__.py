@@ -77,6 +77,8 @@ class NumPyBackend(Defaults):
             return "a numpy.ndarray view whose elements overlap in memory"
         return None
 
+    window_any = staticmethod(_cpu.window_any)
+
     def native_source(self, generator: object) -> Source | None:
         return Native(generator) if isinstance(generator, np.random.Generator) else None
 

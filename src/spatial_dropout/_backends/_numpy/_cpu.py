@@ -235,6 +235,40 @@ def philox_dropout(
         k.run("philox", x.nbytes, None, tuning.parallel_bytes, x, out, *consts)
 
 
+def window_any(dropped: Array, block: tuple[int, ...]) -> Array:
+    """The window maximum of a boolean mask (``Backend.window_any``): separable, one pass per axis.
+
+    Along an axis of length ``n`` and window ``b`` the result is ``n + b - 1`` long, each entry
+    the OR of the ``b`` entries that end at it: ``b`` shifted ORs into zeros, compiled where numba
+    is installed (rows of uint8, vectorised), else NumPy's.
+
+    >>> window_any(np.array([[False, True, False]]), (1, 2)).astype(int)
+    array([[0, 1, 1, 0]])
+    """
+    return window_or(dropped, block, _compiled.kernels())
+
+
+def window_or(
+    dropped: Array, block: tuple[int, ...], k: Kernels | None, tuning: Tuning = DEFAULT
+) -> Array:
+    """:func:`window_any` with the kernels ``k`` (None: NumPy's) and ``tuning`` given."""
+    out = np.ascontiguousarray(dropped, dtype=bool)
+    for axis, b in enumerate(block):
+        if b <= 1:
+            continue
+        shape = out.shape
+        n, rows = shape[axis], math.prod(shape[:axis])
+        grown = np.zeros((*shape[:axis], n + b - 1, *shape[axis + 1 :]), dtype=bool)
+        if k is not None and out.size:
+            src, dst = out.reshape(rows, -1).view(np.uint8), grown.reshape(rows, -1).view(np.uint8)
+            k.run("window_or", out.size, None, tuning.parallel_bytes, src, b, dst)
+        else:
+            for j in range(b):
+                grown[(slice(None),) * axis + (slice(j, j + n),)] |= out
+        out = grown
+    return out
+
+
 def fill_where(out: Array, keep: Array, value: Any) -> None:
     """Write ``value`` where ``keep`` (broadcast to ``out``) is False."""
     if not keep.all():

@@ -208,6 +208,27 @@ def philox_inplace(
             keep_words_inplace(xs, w, thr, s, zero)
 
 
+def window_or(src: Array, b: int, out: Array) -> None:
+    """``out[o, j] = any(src[o, j - b + 1 : j + 1])`` on rows of uint8 (0 or 1).
+
+    ``src`` is ``(O, N * I)``, ``out`` ``(O, (N + b - 1) * I)``: a window along the middle axis of
+    ``(O, N, I)``. Row ``o`` is ORed in ``b`` times at offsets ``0, I, ..., (b - 1) I``: each pass
+    one contiguous, vectorised loop over a row that stays in L1.
+    """
+    rows, n = src.shape
+    inner = (out.shape[1] - n) // (b - 1) if b > 1 else 0
+    parts = min(rows, _PARTS)
+    for c in prange(parts):
+        for o in range(rows * c // parts, rows * (c + 1) // parts):
+            si, oi = src[o], out[o]
+            for t in range(oi.shape[0]):
+                oi[t] = 0
+            for k in range(b):
+                ok = oi[k * inner : k * inner + n]
+                for t in range(n):
+                    ok[t] |= si[t]
+
+
 _SOURCES: dict[str, Callable[..., None]] = {
     "scale_rows": scale_rows,
     "scale_rows_inplace": scale_rows_inplace,
@@ -215,6 +236,7 @@ _SOURCES: dict[str, Callable[..., None]] = {
     "select_inplace": select_inplace,
     "philox": philox,
     "philox_inplace": philox_inplace,
+    "window_or": window_or,
 }
 SERIAL = {name: _jit(f) for name, f in _SOURCES.items()}
 # called by the kernels:

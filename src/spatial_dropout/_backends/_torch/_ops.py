@@ -115,10 +115,14 @@ def composite(
     ``where(keep, x, 0) * scale``: kept entries are one rounded multiply, dropped ones ``0 *
     scale = +0.0`` whatever ``x`` held; the gradient is the same map. Where ``scale`` may be
     infinite (``p`` next to 1 in 16 bits, a scale tensor), ``0 * inf`` is ``NaN``: a second
-    select puts dropped entries, and their gradient, back to ``+0.0``.
+    select puts dropped entries, and their gradient, back to ``+0.0``. A scale tensor (a
+    variant's per-position table, always finite) takes one select after the multiply.
     """
     if keep.dtype != torch.bool:
         keep = keep.bool()  # bernoulli_'s 0/1 noise
+    if isinstance(scale, torch.Tensor) and not inplace:
+        product = x * scale  # 16-bit x: formed in float32, rounded once to x's dtype
+        return torch.where(keep, product.to(x.dtype), _zero(x, eager))
     finite = isinstance(scale, float) and math.isfinite(scale)
     if inplace:
         if not finite:
