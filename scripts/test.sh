@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 export PIP_DISABLE_PIP_VERSION_CHECK=1 NO_MKDOCS_2_WARNING=1
 python3 -m venv .venv
 .venv/bin/pip install -q torch==2.13.0  # first: the CPU build; no range may pull a CUDA one
-.venv/bin/pip install -q -e ".[test,jax,flax,equinox,dask,demo,docs,lint,numba]" build
+.venv/bin/pip install -q -e ".[test,test-peers,jax,flax,equinox,dask,demo,docs,lint,numba]" build
 
 echo "== ruff, mypy, pyright"
 .venv/bin/ruff check .

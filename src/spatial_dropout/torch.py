@@ -207,17 +207,21 @@ class DropBlock3d(BlockMixin, _Module):
 
 
 def _peer(child: torch.nn.Module, kwargs: dict[str, Any]) -> torch.nn.Module | None:
-    """Ours for timm's ``DropPath`` or torchvision's ``StochasticDepth``, else None.
+    """Ours for timm's ``DropPath`` or torchvision's ``StochasticDepth``/``DropBlock2d/3d``.
 
-    Read by class and module name: neither package is imported here.
+    Read by class and module name: neither package is imported here. None for anything else.
     """
-    cls, module = type(child), type(child).__module__
-    if cls.__name__ == "DropPath" and module.startswith("timm."):
-        peer: Any = child
+    name, module = type(child).__name__, type(child).__module__
+    peer: Any = child
+    if name == "DropPath" and module.startswith("timm."):
         return DropPath(peer.drop_prob, scale_by_keep=peer.scale_by_keep, **kwargs)
-    if cls.__name__ == "StochasticDepth" and module.startswith("torchvision."):
-        peer = child
+    if not module.startswith("torchvision."):
+        return None
+    if name == "StochasticDepth":
         return DropPath(peer.p, mode=peer.mode, **kwargs)
+    blocks = {"DropBlock2d": DropBlock2d, "DropBlock3d": DropBlock3d}
+    if name in blocks:  # torchvision normalises by the batch's kept count
+        return blocks[name](peer.p, peer.block_size, peer.inplace, normalize="batch", **kwargs)
     return None
 
 
@@ -233,7 +237,10 @@ def replace_dropout(model: torch.nn.Module, **kwargs: Any) -> torch.nn.Module:
     """Swap every ``torch.nn`` dropout module in ``model`` for ours, in place; returns ``model``.
 
     timm's ``DropPath`` and torchvision's ``StochasticDepth`` become our ``DropPath`` (keeping
-    ``p``, ``scale_by_keep``, ``mode``) where those packages are used; neither is needed.
+    ``p``, ``scale_by_keep``, ``mode``), torchvision's ``DropBlock2d/3d`` our ``DropBlock2d/3d``
+    with ``normalize="batch"`` (keeping ``p``, ``block_size``, ``inplace``; a block larger than
+    the map is clamped per axis, where torchvision clamps it to the smallest side) where those
+    packages are used; neither is needed.
 
     Each replacement keeps ``p``, ``inplace`` and the training flag; ``kwargs`` (for example
     ``generator=``) go to every new module. A model is fixed without editing its code: dropped
