@@ -327,3 +327,24 @@ def test_batch_normalisation_in_float16_and_when_everything_is_dropped():
         np.ones((2, 1, 3, 3), np.float32), 1 - 2**-40, 3, normalize="batch", generator=0
     )
     assert (bits(z) == 0).all()
+
+
+@pytest.mark.parametrize("chunks", [(2, 3, 5, 6), (1, 1, 4, 4), (4, 3, 13, 17)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"share_channels": True}, {"normalize": None}, {"data_format": "channels_last"}],
+)
+def test_dask_is_one_layer_over_the_chunks_and_equals_numpy(chunks, kwargs):
+    """Blocks that cross a chunk boundary are recomputed on each side: no halo, no overlap."""
+    da = require("dask.array")
+    x = np.random.default_rng(0).standard_normal((4, 3, 13, 17)).astype(np.float32)
+    if kwargs.get("data_format") == "channels_last":
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+        chunks = (chunks[0], chunks[2], chunks[3], chunks[1])
+    lazy = da.from_array(x, chunks=chunks)
+    out = sd.drop_block2d(lazy, 0.3, (3, 4), generator=5, **kwargs)
+    assert len(out.dask.layers) == len(lazy.dask.layers) + 1
+    assert out.chunks == lazy.chunks
+    np.testing.assert_array_equal(
+        out.compute(), sd.drop_block2d(x, 0.3, (3, 4), generator=5, **kwargs)
+    )

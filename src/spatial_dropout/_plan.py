@@ -102,7 +102,7 @@ class Backend(Protocol):
     @property
     def check_generator(self) -> Callable[[str, Any], None] | None: ...
     def native_source(self, generator: object) -> Source | None: ...
-    def fused(self, x: Any, plan: Plan, drawn: Stream | Any, t: Transform) -> Any: ...
+    def fused(self, x: Any, plan: Plan, drawn: Stream | Any, t: Transform | None) -> Any: ...
     def is_mask(self, x: Any, mask: object) -> bool: ...
     def zeros(self, x: Any, inplace: bool) -> Any: ...
     def full(self, x: Any, shape: Shape, value: bool) -> Any: ...
@@ -376,16 +376,12 @@ def execute(plan: Plan, backend: Backend, x: ArrayT) -> ArrayT:
     if plan.all_dropped:  # as PyTorch: all zeros, no inf from 1 / (1 - p)
         out = backend.zeros(x, plan.inplace)
         return out
-    if plan.fixed is not None:
-        t = plan.fixed
-        fused = backend.fused(x, plan, drawn, t)
-        if fused is not None:
-            out = fused
-            return out
-        keep = keep_mask(plan, backend, x, drawn)
-    else:
-        keep = keep_mask(plan, backend, x, drawn)
-        t = plan.transform(keep)
+    fused = backend.fused(x, plan, drawn, plan.fixed)
+    if fused is not None:
+        out = fused
+        return out
+    keep = keep_mask(plan, backend, x, drawn)
+    t = plan.fixed if plan.fixed is not None else plan.transform(keep)
     out = backend.apply(x, keep, t, plan.inplace)
     return out
 

@@ -55,8 +55,11 @@ class Defaults:
         """Unreachable without ``native_source``: the engine never hands this backend one."""
         raise NotImplementedError
 
-    def fused(self, x: Any, plan: Plan, drawn: Stream | Any, t: Transform) -> Any:
-        """Draw and apply in one pass, or None to decline (then: ``apply(x, keep, t)``)."""
+    def fused(self, x: Any, plan: Plan, drawn: Stream | Any, t: Transform | None) -> Any:
+        """Draw and apply in one pass, or None to decline (then: ``apply(x, keep, t)``).
+
+        ``t`` is None where the transform depends on the mask (a grown one).
+        """
         return None
 
     def is_mask(self, x: Any, mask: object) -> bool:

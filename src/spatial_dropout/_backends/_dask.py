@@ -84,6 +84,42 @@ def _mask_block(
     return keep
 
 
+def _grown_block(
+    block: np.ndarray[Any, Any],
+    *,
+    variant: str,
+    fn: str,
+    p: float,
+    fmt: str,
+    options: dict[str, Any],
+    full: Shape,
+    stream: Stream,
+    block_info: dict[Any, Any] | None = None,
+) -> np.ndarray[Any, Any]:
+    """One block of a grown variant (DropBlock): the engine's plan of this block as a shard.
+
+    The block draws the seeds its part needs from their global indices and grows and crops
+    them itself: a block that crosses a chunk boundary is recomputed on each side.
+    """
+    from .._plan import keep_mask, plan
+    from .._variants import VARIANTS
+    from ._numpy import NumPyBackend
+
+    if block_info is None:  # dask probing with an empty array
+        return block
+    numpy = NumPyBackend()
+    here = _location(block_info, 0)
+    # the seed only makes the shard's plan portable: the words are the call's one draw below
+    args = (p, True, False, stream.seed, None, fmt, here, full, options, fn)
+    shard = plan(VARIANTS[variant], numpy, block, *args)
+    if shard is None or shard.empty:
+        return block
+    with one_thread():  # dask's workers are the parallelism (no nested thread pools)
+        keep = keep_mask(shard, numpy, block, stream)
+        out: np.ndarray[Any, Any] = numpy.apply(block, keep, shard.transform(keep), False)
+    return out
+
+
 def _name(fn: str, *parts: object) -> str:
     """A deterministic graph name, without Dask tokenizing (pickling) every argument."""
     return f"{fn}-{hashlib.sha1(repr(parts).encode()).hexdigest()}"
@@ -136,26 +172,63 @@ class DaskBackend(Defaults):
             name=_name("mask", shape, at, chunks, threshold, stream),
         )
 
-    def fused(self, x: Any, plan: Plan, drawn: Stream | Any, t: Transform) -> Any:
+    def fused(self, x: Any, plan: Plan, drawn: Stream | Any, t: Transform | None) -> Any:
         """One ``map_blocks`` layer: each block draws its part of the mask and applies it."""
-        if not plan.portable or plan.keeps_nothing or not t.constant:
+        if not plan.portable or plan.keeps_nothing:
             return None
-        at = tuple(int(s) for s in plan.starts)
-        out = x.map_blocks(
-            _dropout_block,
-            dtype=x.dtype,
-            meta=np.array((), dtype=x.dtype),
-            shape=plan.shape,
-            starts=at,
-            threshold=plan.threshold,
-            stream=drawn,
-            t=t,
-            name=_name(plan.fn, x.name, plan.shape, at, plan.threshold, drawn, t),
-        )
+        if t is None:
+            out = self._grown(x, plan, drawn)
+            if out is None:
+                return None
+        elif not t.constant:
+            return None
+        else:
+            at = tuple(int(s) for s in plan.starts)
+            out = x.map_blocks(
+                _dropout_block,
+                dtype=x.dtype,
+                meta=np.array((), dtype=x.dtype),
+                shape=plan.shape,
+                starts=at,
+                threshold=plan.threshold,
+                stream=drawn,
+                t=t,
+                name=_name(plan.fn, x.name, plan.shape, at, plan.threshold, drawn, t),
+            )
         if not plan.inplace:
             return out
         x[...] = out
         return x
+
+    def _grown(self, x: Any, plan: Plan, drawn: Stream) -> Any:
+        """A grown mask's layer, where each block can be planned as a shard; else None.
+
+        (Not for a part of a larger array, nor where the transform reads the whole mask:
+        ``normalize="batch"`` counts every kept entry.)
+        """
+        variant = plan.variant
+        fmt = plan.params.get("data_format", "channels_first")
+        options = {name: plan.params[name] for name in variant.options}
+        if not plan.whole or variant.region is None or variant.params is None:
+            return None
+        try:
+            variant.params(plan.fn, tuple(x.shape), {**options, "data_format": fmt, "split": True})
+        except ValueError:
+            return None
+        full = tuple(x.shape)
+        return x.map_blocks(
+            _grown_block,
+            dtype=x.dtype,
+            meta=np.array((), dtype=x.dtype),
+            variant=variant.name,
+            fn=plan.fn,
+            p=plan.p,
+            fmt=fmt,
+            options=options,
+            full=full,
+            stream=drawn,
+            name=_name(plan.fn, x.name, full, plan.p, fmt, sorted(options.items()), drawn),
+        )
 
     def apply(self, x: Any, keep: Any, t: Transform, inplace: bool) -> Any:
         return ref.apply(ref.namespace(x), x, keep, t, inplace)

@@ -92,10 +92,11 @@ class JaxBackend(Defaults):
             jnp, shape, starts, box, threshold, stream.key, stream.counter_words, dtype=jnp.uint32
         )
 
-    def fused(self, x: Any, plan: Plan, drawn: Stream | Any, t: Transform) -> Any:
+    def fused(self, x: Any, plan: Plan, drawn: Stream | Any, t: Transform | None) -> Any:
         """Mask and multiply as one compiled function (one compile for a new shape)."""
         if (
-            not plan.portable
+            t is None
+            or not plan.portable
             or plan.keeps_nothing
             or not plan.whole
             or not t.constant

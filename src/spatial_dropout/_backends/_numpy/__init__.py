@@ -116,11 +116,12 @@ class NumPyBackend(Defaults):
             np, shape, starts, box, threshold, stream.key, stream.counter_words, dtype=np.uint64
         )
 
-    def fused(self, x: Any, plan: Plan, drawn: Stream | Any, t: Transform) -> Any:
+    def fused(self, x: Any, plan: Plan, drawn: Stream | Any, t: Transform | None) -> Any:
         """The compiled kernels: one call that reads the mask's words, never a boolean mask."""
         k = _compiled.kernels()  # decided once a call: for the words, and for x's memory
         if (
             k is None
+            or t is None
             or not _compiled.usable(x)
             or not plan.portable
             or plan.keeps_nothing

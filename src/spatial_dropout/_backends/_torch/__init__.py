@@ -129,7 +129,9 @@ class TorchBackend(Defaults):
             return portable_mask(x, shape, threshold, stream)
         return portable_mask_region(x, shape, starts, box, threshold, stream)
 
-    def fused(self, x: Any, plan: Plan, drawn: Stream | Any, t: Transform) -> Any:
+    def fused(self, x: Any, plan: Plan, drawn: Stream | Any, t: Transform | None) -> Any:
+        if t is None:  # a grown mask: drawn, grown and applied by the engine
+            return None
         if _is_dtensor(x):
             return self._dtensor(x, plan, drawn, t)
         if not t.constant or t.alpha:
