@@ -149,3 +149,17 @@ def test_timm_drop_block_drops_most_of_a_map_as_large_as_its_block():
     bound = math.sqrt(math.log(2 / 1e-7) / (2 * n))  # Hoeffding over the samples: < 1e-6
     assert abs(theirs - theirs_expected) < bound
     assert abs(ours - 0.1) < bound
+
+
+def test_the_structured_training_example_runs(capsys):
+    """examples/structured_training.py: DropBlock in ResNet-18, DropPath in a ViT, trained."""
+    import runpy
+    from pathlib import Path
+
+    import_peer("torchvision.models")
+    path = Path(__file__).parents[1] / "examples" / "structured_training.py"
+    runpy.run_path(str(path), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "ResNet-18 + DropBlock" in out
+    assert "ViT + DropPath" in out
+    assert "nan" not in out
