@@ -108,6 +108,9 @@ def test_demo_picture(tmp_path):
     path = tmp_path / "demo.png"
     assert _picture.make(str(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    structured = tmp_path / "structured.png"  # docs/img/structured.png
+    assert _picture.make_structured(str(structured))
+    assert structured.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     maps = _picture.feature_maps(np.ones((10, 12), dtype=np.float32))
     assert maps.shape == (len(_picture.FILTERS), 8, 10)
 

@@ -1,4 +1,7 @@
-"""The demo's picture: a photograph's feature maps before and after ``dropout2d``."""
+"""The demo's pictures: a photograph's feature maps under ``dropout2d`` and the structured family.
+
+The structured family: ``drop_block2d`` and ``drop_path`` on the same maps.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ._functional import dropout2d
+from ._functional import drop_block2d, drop_path, dropout2d
 from ._random import Generator
 
 # A small fixed bank of 3x3 filters: what the first layer of a CNN might have learned.
@@ -38,8 +41,8 @@ def _photograph() -> np.ndarray[Any, Any]:
     return np.asarray(small, dtype=np.float32)
 
 
-def make(path: str, p: float = 0.5, seed: int = 3) -> bool:
-    """Draw the picture to ``path``; ``False`` if matplotlib or scikit-image is missing."""
+def _pyplot() -> Any:
+    """The pyplot module on the Agg backend; None where matplotlib or skimage is missing."""
     try:
         import matplotlib
 
@@ -47,6 +50,14 @@ def make(path: str, p: float = 0.5, seed: int = 3) -> bool:
         import matplotlib.pyplot as plt
         import skimage  # noqa: F401
     except ImportError:
+        return None
+    return plt
+
+
+def make(path: str, p: float = 0.5, seed: int = 3) -> bool:
+    """Draw the picture to ``path``; ``False`` if matplotlib or scikit-image is missing."""
+    plt = _pyplot()
+    if plt is None:
         return False
     maps = feature_maps(_photograph())  # (C, H, W): one unbatched image
     train = dropout2d(maps, p, True, generator=Generator(seed))
@@ -58,6 +69,41 @@ def make(path: str, p: float = 0.5, seed: int = 3) -> bool:
     ]
     torch_row = _torch_rows(maps, p, seed)
     rows += torch_row
+    title = "spatial_dropout.dropout2d on an unbatched (C, H, W) stack: whole channels drop"
+    _draw(plt, path, rows, maps, p, title)
+    return True
+
+
+def make_structured(path: str, seed: int = 3) -> bool:
+    """The structured family on the same maps; ``False`` if matplotlib or scikit-image is missing.
+
+    DropBlock (each channel its own blocks, then blocks shared by every channel) and DropPath
+    (the eight maps read as a batch of eight one-channel samples: whole samples drop).
+    """
+    plt = _pyplot()
+    if plt is None:
+        return False
+    maps = feature_maps(_photograph())
+    g = Generator(seed)
+    rows: list[tuple[str, np.ndarray[Any, Any]]] = [
+        ("feature maps (C, H, W)", maps),
+        ("drop_block2d p=0.3, b=31", drop_block2d(maps, 0.3, 31, generator=g)),
+        ("... share_channels=True", drop_block2d(maps, 0.3, 31, share_channels=True, generator=g)),
+        ("drop_path p=0.5 (N=8 samples)", drop_path(maps[:, None], 0.5, generator=g)[:, 0]),
+    ]
+    title = "drop_block2d drops square blocks of each map; drop_path drops whole samples"
+    _draw(plt, path, rows, maps, 0.5, title)
+    return True
+
+
+def _draw(
+    plt: Any,
+    path: str,
+    rows: list[tuple[str, np.ndarray[Any, Any]]],
+    maps: np.ndarray[Any, Any],
+    p: float,
+    heading: str,
+) -> None:
     names = list(FILTERS)
     fig, axes = plt.subplots(len(rows), len(names), figsize=(2 * len(names), 2.3 * len(rows)))
     scale = np.abs(maps).max(axis=(1, 2), keepdims=True) * 2 / (1 - p)
@@ -85,11 +131,10 @@ def make(path: str, p: float = 0.5, seed: int = 3) -> bool:
                     weight="bold",
                     transform=ax.transAxes,
                 )
-    fig.suptitle("spatial_dropout.dropout2d on an unbatched (C, H, W) stack: whole channels drop")
+    fig.suptitle(heading)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
-    return True
 
 
 def _torch_rows(maps: np.ndarray[Any, Any], p: float, seed: int) -> list[tuple[str, Any]]:
