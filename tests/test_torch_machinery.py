@@ -405,3 +405,76 @@ def test_custom_ops_pass_opcheck():
     torch.library.opcheck(ops._take_op, (torch.tensor([3, 5]),))
     index = torch.arange(24).reshape(4, 6, 1, 1) * 3
     torch.library.opcheck(ops._portable_keep_at_op, (x.detach(), index, state, 2**31))
+
+
+# PyTorch's own TestRandomness dropout cases (test/functorch/test_vmap.py), case for case, on
+# our five functions: the op is ``fn(torch.ones_like(t), training=True)``, so that with an
+# unbatched ``t`` the tensor we draw for is one vmap does not batch.
+RANDOMNESS_FNS = {
+    "dropout": (sd.dropout, False, False),  # (fn, 5-D image, alpha)
+    "alpha_dropout": (sd.alpha_dropout, False, True),
+    "dropout2d": (sd.dropout2d, False, False),
+    "dropout3d": (sd.dropout3d, True, False),
+    "feature_alpha_dropout": (sd.feature_alpha_dropout, True, True),
+}
+
+
+def _image(batched_input, b0):
+    shape = {"first": (b0, 3, 3, 14, 14), "last": (3, 3, 14, 14, b0), "none": (3, 3, 14, 14)}
+    return torch.ones(shape[batched_input])
+
+
+def _all_slices_unique(t):
+    return all(not torch.equal(t[i], t[j]) for i in range(len(t)) for j in range(i))
+
+
+@pytest.mark.parametrize("generator", ["None", "Generator"])
+@pytest.mark.parametrize("randomness", ["error", "same", "different"])
+@pytest.mark.parametrize("batched_input", ["first", "last", "none"])
+@pytest.mark.parametrize("name", list(RANDOMNESS_FNS))
+def test_functorch_randomness_cases(name, batched_input, randomness, generator):
+    fn, five_d, alpha = RANDOMNESS_FNS[name]
+    torch.manual_seed(0)
+    gen = sd.Generator(0) if generator == "Generator" else None
+
+    def op(t, ignored):
+        return fn(torch.ones_like(t), 0.5, True, generator=gen)
+
+    b0 = 4
+    passed = _image(batched_input, b0)
+    if five_d:
+        passed = passed.unsqueeze(-2 if batched_input == "last" else -1)
+    in_dims = ({"first": 0, "last": -1, "none": None}[batched_input], 0)
+    call = torch.vmap(op, randomness=randomness, in_dims=in_dims)
+    if randomness == "error":
+        with pytest.raises(RuntimeError, match="randomness error mode"):
+            call(passed, torch.randn(b0))
+        return
+    result = call(passed, torch.randn(b0))
+    assert result.shape[0] == b0
+    if not alpha:
+        assert 0.25 < float(result.mean() / 2) < 0.75
+    if name in ("dropout2d", "dropout3d", "feature_alpha_dropout"):  # whole planes
+        dims = [-1, -2] if name == "dropout2d" else [-1, -2, -3]
+        planes = result.sum(dims)
+        low, high = planes.min(), planes.max()
+        assert bool(((planes == low) ^ (planes == high)).all())
+    if randomness == "different":
+        assert _all_slices_unique(result)
+    else:
+        assert all(torch.equal(result[0], result[i]) for i in range(b0))
+
+
+@pytest.mark.parametrize("randomness", ["error", "same", "different"])
+def test_functorch_dropout_unbatched_case(randomness):
+    x, y = torch.randn(3), torch.randn(1, 3)
+
+    def fn(x, y):
+        return x + sd.dropout(y, 0.5).mean(1)
+
+    call = torch.vmap(fn, in_dims=(0, None), randomness=randomness)
+    if randomness == "error":
+        with pytest.raises(RuntimeError, match="randomness"):
+            call(x, y)
+    else:
+        assert call(x, y).shape == (3, 1)

@@ -166,8 +166,10 @@ class TorchBackend(Defaults):
 
     def apply(self, x: Any, keep: Any, t: Transform, inplace: bool) -> Any:
         if t.alpha:
-            out = x.mul_(t.a) if inplace else x * t.a
-            return out.add_(t.b_keep).masked_fill_(~keep, t.b_drop)
+            if inplace:
+                return x.mul_(t.a).add_(t.b_keep).masked_fill_(~keep, t.b_drop)
+            # out of place: under vmap the mask may be batched where x is not
+            return (x * t.a).add_(t.b_keep).masked_fill(~keep, t.b_drop)
         from ._ops import composite, scaled_mask
 
         if not t.constant:  # a scale tensor: aten ops, which every torch subsystem takes

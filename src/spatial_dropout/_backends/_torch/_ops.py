@@ -68,10 +68,29 @@ def _plain(x: torch.Tensor) -> bool:
     return (
         not torch.compiler.is_compiling()  # first: dynamo traces no further
         and type(x) is torch.Tensor
+        and not torch._C._are_functorch_transforms_active()  # (also an unwrapped tensor)
         and not torch._C._functorch.is_functorch_wrapped_tensor(x)
         and not torch._C._functorch.is_legacy_batchedtensor(x)  # batched backward
         and forward_ad._current_level < 0
     )
+
+
+def _vmap_around(x: torch.Tensor) -> Any:
+    """The innermost ``torch.vmap`` when it does not batch ``x``, else None.
+
+    A tensor made inside the vmapped function (``torch.ones_like(t)`` of an unbatched ``t``)
+    reaches our draw unbatched: no op of ours sees vmap, so the draw follows its ``randomness``
+    here, as ``F.dropout``'s does. (Only where vmap is the innermost transform.)
+    """
+    if not torch._C._are_functorch_transforms_active():
+        return None
+    from torch._C._functorch import TransformType, maybe_get_level
+    from torch._functorch.pyfunctorch import retrieve_current_functorch_interpreter
+
+    around = retrieve_current_functorch_interpreter()
+    if around.key() != TransformType.Vmap or maybe_get_level(x) >= around.level():
+        return None
+    return around
 
 
 def _watched() -> bool:
@@ -423,6 +442,14 @@ def portable_mask(
     x = x.detach()  # only its device and vmap's batching matter: the mask has no gradient
     if isinstance(drawn, Stream) and _plain(x) and not _watched():
         return _portable_keep(x.device, dims, drawn.seed, drawn.counter, threshold)
+    around = _vmap_around(x)
+    if around is not None:  # as the op's vmap rule, for an input vmap does not batch
+        if around.randomness() == "error":
+            v.random_under_vmap("spatial_dropout")
+        if around.randomness() == "different":
+            stacked = _portable_keep_op(x, _state(drawn), [around.batch_size(), *dims], threshold)
+            batched: torch.Tensor = torch._C._functorch._add_batch_dim(stacked, 0, around.level())
+            return batched
     keep: torch.Tensor = _portable_keep_op(x, _state(drawn), dims, threshold)
     return keep
 
@@ -440,6 +467,9 @@ def portable_mask_region(
 
     from .._reference import region_index
 
+    around = _vmap_around(x)
+    if around is not None and around.randomness() != "same":  # as portable_keep_at's rule
+        v.random_under_vmap("spatial_dropout")
     index = region_index(xp, shape, starts, box, dtype=torch.int64, device=x.device)
     keep: torch.Tensor = _portable_keep_at_op(x.detach(), index, _state(drawn), threshold)
     return keep
@@ -491,4 +521,6 @@ def native_noise(
                 gen = torch.Generator(device=x.device)
                 gen.set_state(state)
     q = p if drops else 1 - p
+    if _vmap_around(x) is not None:  # out of place: vmap's randomness applies (in place, on
+        return torch.bernoulli(x.new_full(shape, q), generator=gen)  # an unbatched tensor, no)
     return x.new_empty(shape).bernoulli_(q, generator=gen)  # one line: jit.trace compares
