@@ -249,3 +249,30 @@ def test_torch_float8_is_refused():
 def test_numpy_matrix_is_refused_with_a_hint():
     with pytest.raises(TypeError, match=r"got numpy.matrix\n    numpy.matrix is not supported"):
         sd.dropout(np.matrix(np.ones((4, 4))), 0.5, generator=0)
+
+
+@pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta:UserWarning")
+@pytest.mark.parametrize("layout", ["sparse_coo", "sparse_csr", "mkldnn", "nested"])
+@pytest.mark.parametrize("name", ["dropout", "dropout2d", "alpha_dropout", "drop_path", "apply"])
+def test_torch_tensors_that_are_not_dense_get_our_error(layout, name):
+    """Not aten's NotImplementedError from bernoulli_ or "nbytes is not defined"."""
+    torch = pytest.importorskip("torch")
+    dense = torch.randn(2, 3, 4, 4)
+    x = {
+        "sparse_coo": lambda: dense.to_sparse(),
+        "sparse_csr": lambda: dense[0, 0].to_sparse_csr(),
+        "mkldnn": lambda: dense.to_mkldnn(),
+        "nested": lambda: torch.nested.nested_tensor(
+            [torch.randn(3, 4), torch.randn(3, 5)], layout=torch.jagged
+        ),
+    }[layout]()
+    calls = {
+        "dropout": lambda: sd.dropout(x, 0.5),
+        "dropout2d": lambda: sd.dropout2d(x, 0.5, training=False),  # also in eval
+        "alpha_dropout": lambda: sd.alpha_dropout(x, 0.5, generator=0),
+        "drop_path": lambda: sd.drop_path(x, 0.5),
+        "apply": lambda: sd.apply_mask(x, torch.ones(2, 3, dtype=torch.bool), 0.5),
+    }
+    fn = "apply_mask" if name == "apply" else name
+    with pytest.raises(TypeError, match=rf"^{fn}\(\): `input` must be a dense \(torch.strided\)"):
+        calls[name]()

@@ -122,10 +122,13 @@ def test_a_recompute_that_draws_more_masks_raises(reentrant):
 
 
 @pytest.mark.parametrize("checkpointed", [True, False])
-@pytest.mark.parametrize("budget", [1.0, 0.5])
+@pytest.mark.parametrize("budget", [1.0, 0.5, 0.0])
 @pytest.mark.parametrize("kind", GENERATORS)
 def test_compile_with_rematerialisation_uses_the_forwards_mask(kind, budget, checkpointed):
-    """Activation checkpointing and min-cut rematerialisation under torch.compile."""
+    """Activation checkpointing and min-cut rematerialisation under torch.compile.
+
+    Budget 0 saves nothing but the graph's inputs: every draw is recomputed in the backward.
+    """
     import torch._functorch.config as functorch_config
 
     torch._dynamo.reset()
@@ -136,12 +139,7 @@ def test_compile_with_rematerialisation_uses_the_forwards_mask(kind, budget, che
     x = X.clone().requires_grad_()
     with functorch_config.patch(activation_memory_budget=budget):
         y, h = compiled(x)
-        if kind == "Generator" and checkpointed:
-            # the compiled backward re-runs the draw on the advanced counter: refused
-            with pytest.raises(RuntimeError, match="compiled backward is recomputing"):
-                y.sum().backward()
-            return
-        y.sum().backward()
+        y.sum().backward()  # a recomputed draw replays the forward's
     keep = (h.detach() != 0).all(dim=(2, 3), keepdim=True)
     assert 0 < int(keep.sum()) < keep.numel()
     torch.testing.assert_close(x.grad, _grad_with_mask(keep))  # Inductor's conv may round
@@ -478,3 +476,70 @@ def test_functorch_dropout_unbatched_case(randomness):
             call(x, y)
     else:
         assert call(x, y).shape == (3, 1)
+
+
+STRUCTURED = {
+    "drop_path": lambda t, g: sd.drop_path(t, 0.5, generator=g),
+    "drop_block2d": lambda t, g: sd.drop_block2d(t, 0.3, 3, generator=g),
+    "drop_block2d-batch": lambda t, g: sd.drop_block2d(t, 0.3, 3, normalize="batch", generator=g),
+    "shared_axes": lambda t, g: sd.dropout(t, 0.5, shared_axes=(2,), generator=g),
+}
+
+
+@pytest.mark.parametrize("budget", [1.0, 0.0])
+@pytest.mark.parametrize("kind", ["None", "Generator"])
+@pytest.mark.parametrize("name", list(STRUCTURED))
+def test_structured_family_compiles_and_rematerialises_with_the_forwards_mask(name, kind, budget):
+    """fullgraph compile; a backward that recomputes every draw still uses the forward's mask."""
+    import torch._functorch.config as functorch_config
+
+    torch._dynamo.reset()
+    fn = STRUCTURED[name]
+    g = GENERATORS[kind]()
+    x = (torch.rand(4, 6, 7, 7, dtype=torch.float64) + 0.5).requires_grad_()
+    with functorch_config.patch(activation_memory_budget=budget):
+        y = torch.compile(lambda t: fn(torch.sin(t), g), fullgraph=True)(x)
+        y.sum().backward()
+    kept = y.detach() != 0
+    assert 0 < int(kept.sum()) < kept.numel()
+    scale = torch.where(kept, y.detach() / torch.sin(x.detach()), 0.0)  # the applied scale
+    torch.testing.assert_close(x.grad, scale * torch.cos(x.detach()))
+
+
+@pytest.mark.parametrize("name", list(STRUCTURED))
+def test_structured_family_compiles_once_and_equals_eager(name):
+    torch._dynamo.reset()
+    counters.clear()
+    fn = STRUCTURED[name]
+    compiled = torch.compile(fn, fullgraph=True)
+    x = torch.rand(32, 6, 7, 7) + 0.5  # drop_path: 2**32 masks
+    g_compiled, g_eager = sd.Generator(5), sd.Generator(5)
+    masks = set()
+    for _ in range(20):
+        a, b = compiled(x, g_compiled), fn(x, g_eager)
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+        masks.add(tuple((a != 0).flatten().tolist()))
+    assert counters["stats"]["unique_graphs"] == 1
+    assert len(masks) == 20
+
+
+@pytest.mark.parametrize("kind", ["None", "Generator"])
+def test_compiling_our_functions_warns_nothing_from_our_code(kind):
+    """Dynamo warned about functools.lru_cache in _shapes.py and _scale.py."""
+    import warnings
+
+    calls = [
+        lambda t, g: sd.dropout2d(t, 0.3, generator=g),
+        lambda t, g: sd.dropout(t, 0.3, generator=g),
+        lambda t, g: sd.alpha_dropout(t, 0.3, generator=g),
+        lambda t, g: sd.feature_alpha_dropout(t, 0.3, generator=g),
+        *STRUCTURED.values(),
+    ]
+    for call in calls:
+        torch._dynamo.reset()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            x = torch.randn(4, 8, 6, 6, requires_grad=True)
+            torch.compile(call, fullgraph=True)(x, GENERATORS[kind]()).sum().backward()
+        ours = [w for w in caught if "spatial_dropout" in f"{w.message}{w.filename}"]
+        assert not ours, [str(w.message)[:200] for w in ours]

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import _validation as v
-from ._scale import Transform, _round, drop_threshold
+from ._scale import Transform, drop_threshold
 
 Params = Mapping[str, Any]  # as _variants' aliases, which import this module
 Shape = tuple[int, ...]
@@ -92,7 +92,7 @@ def rate(prob: float, shape: Shape, p: Params) -> float:
     """The paper's seed rate: each dropped entry of the map in expectation ``p``."""
     spatial = _spatial(shape, p["n"], p["data_format"])
     block = p["block_size"]
-    positions = math.prod(s - b + 1 for s, b in zip(spatial, block, strict=True))
+    positions = math.prod([s - b + 1 for s, b in zip(spatial, block, strict=True)])
     if positions == 0:
         return prob
     return min(1.0, float(prob * math.prod(spatial) / (math.prod(block) * positions)))
@@ -152,7 +152,6 @@ def transform(prob: float, mant: int, keep: Any, p: Params) -> Transform:
 
     xp, device = compat.array_namespace(keep), compat.device(keep)
     dtype = xp.float64 if mant == 52 else xp.float32  # 16-bit products are formed in float32
-    op = 52 if mant == 52 else 23
     if normalize == "batch":
         # the exact count, divided in float64 (JAX without x64: float32) and rounded once
         wide = xp.float64
@@ -164,6 +163,15 @@ def transform(prob: float, mant: int, keep: Any, p: Params) -> Transform:
         safe = xp.where(count > 0, count, xp.ones_like(count))
         scale = xp.asarray(numel, dtype=wide, device=device) / safe
         return Transform(xp.astype(scale, dtype))
+    return Transform(xp.asarray(scale_table(prob, mant, p), dtype=dtype, device=device))
+
+
+def scale_table(prob: float, mant: int, p: Params) -> np.ndarray[Any, Any]:
+    """``normalize="expected"``'s scale per position, rounded to the product's dtype once.
+
+    A pure function of the shapes and ``prob`` (float64, holding float32 values below float64
+    inputs): a constant to compilers (the torch wing marks it so for Dynamo).
+    """
     table = expected_scale(p["input_shape"], prob, p)
     if "starts" in p:  # a shard: its part of the whole map's table
         where = tuple(
@@ -171,11 +179,14 @@ def transform(prob: float, mant: int, keep: Any, p: Params) -> Transform:
             for o, size, t in zip(p["starts"], p["local_shape"], table.shape, strict=True)
         )
         table = table[where]
-    rounded = np.vectorize(lambda s: _round(float(s), op))(table)
+    single = mant != 52  # 16-bit products are formed in float32
+    rounded = table.astype(np.float32).astype(np.float64) if single else table
     # a position kept with a chance below the dtype's smallest normal would scale by inf, and
     # a dropped entry's gradient by 0 * inf: the largest finite scale instead (never kept anyway)
-    rounded = np.minimum(rounded, np.finfo(np.float64 if op == 52 else np.float32).max)
-    return Transform(xp.asarray(rounded, dtype=dtype, device=device))
+    finite: np.ndarray[Any, Any] = np.minimum(
+        rounded, np.finfo(np.float32 if single else np.float64).max
+    )
+    return finite
 
 
 def expected_scale(shape: Shape, prob: float, p: Params) -> np.ndarray[Any, Any]:

@@ -860,6 +860,7 @@ def apply_mask(input: ArrayT, mask: Any, p: float, inplace: bool = False) -> Arr
     """
     fn = "apply_mask"
     backend = backend_for(fn, input)
+    backend.check_input(fn, input)
     prob = v.check_p(fn, p)
     in_place = v.check_bool(fn, "inplace", inplace)
     mant = backend.mantissa(input)

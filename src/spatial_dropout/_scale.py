@@ -7,7 +7,6 @@ so ``x * s`` on any backend is one correctly rounded multiply in the input's dty
 
 from __future__ import annotations
 
-import functools
 import math
 import struct
 from dataclasses import dataclass, field
@@ -44,7 +43,6 @@ def _opmath(mant: int) -> int:
     return 23 if mant < 23 else mant
 
 
-@functools.lru_cache(maxsize=256)
 def keep_scale(p: float, mant: int) -> float:
     """``1 / (1 - p)`` as PyTorch's ``noise.div_(1 - p)`` leaves it in the input's dtype.
 
@@ -57,7 +55,6 @@ def keep_scale(p: float, mant: int) -> float:
     return _round(s, mant)
 
 
-@functools.lru_cache(maxsize=256)
 def alpha_constants(p: float, mant: int) -> tuple[float, float, float]:
     """``(a, b_keep, b_drop)`` of alpha dropout: kept ``x * a + b_keep``, dropped ``b_drop``.
 
@@ -96,24 +93,17 @@ class Transform:
 def inverted_transform(p: float, mant: int, mask: Any = None, params: Any = None) -> Transform:
     """Inverted dropout: kept ``x * s`` with PyTorch's rounded ``s``, dropped ``+0.0``.
 
+    Not cached here: the engine remembers a call's decisions (``_plan._decide``), and under
+    ``torch.compile`` Dynamo traces a cache wrapper's function anyway, with a warning.
+
     >>> inverted_transform(0.5, 23)
     Transform(a=2.0, b_keep=0.0, b_drop=0.0, alpha=False)
     """
-    return _inverted(p, mant)
+    return Transform(keep_scale(p, mant))
 
 
 def alpha_transform(p: float, mant: int, mask: Any = None, params: Any = None) -> Transform:
     """Alpha dropout, PyTorch's definition (see :func:`alpha_constants`)."""
-    return _alpha(p, mant)
-
-
-@functools.lru_cache(maxsize=256)
-def _inverted(p: float, mant: int) -> Transform:
-    return Transform(keep_scale(p, mant))
-
-
-@functools.lru_cache(maxsize=256)
-def _alpha(p: float, mant: int) -> Transform:
     return Transform(*alpha_constants(p, mant), alpha=True)
 
 

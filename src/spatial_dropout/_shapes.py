@@ -5,25 +5,10 @@ The seed's rank table, stated once for every dropout; ``offset=``/``global_shape
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from . import _validation as v
-
-
-def cached_mask_shape(
-    shape: tuple[int, ...], spatial_dims: int | None, data_format: str
-) -> tuple[int, ...]:
-    try:
-        return _cached(shape, spatial_dims, data_format)
-    except TypeError:  # symbolic sizes (make_fx, compile) do not hash
-        return _mask_shape(shape, spatial_dims, data_format)
-
-
-@functools.lru_cache(maxsize=1024)
-def _cached(shape: tuple[int, ...], spatial_dims: int | None, data_format: str) -> tuple[int, ...]:
-    return _mask_shape(shape, spatial_dims, data_format)
 
 
 def mask_shape(
@@ -68,7 +53,7 @@ def mask_shape(
         shape = tuple(int(d) for d in shape)
     if spatial_dims not in (None, 1, 2, 3):
         v.check_choice("mask_shape", "spatial_dims", spatial_dims, ("None", "1", "2", "3"))
-    return cached_mask_shape(shape, spatial_dims, v.check_data_format("mask_shape", data_format))
+    return rank_mask_shape(shape, spatial_dims, v.check_data_format("mask_shape", data_format))
 
 
 def mask_box(
@@ -86,9 +71,10 @@ def mask_box(
     return at, box
 
 
-def _mask_shape(
+def rank_mask_shape(
     shape: tuple[int, ...], spatial_dims: int | None, data_format: str
 ) -> tuple[int, ...]:
+    """:func:`mask_shape` with its arguments already checked (the engine remembers it)."""
     rank = len(shape)
     if spatial_dims is None or rank not in (spatial_dims, spatial_dims + 1, spatial_dims + 2):
         return shape

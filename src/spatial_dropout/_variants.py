@@ -15,7 +15,7 @@ from typing import Any
 
 from . import _validation as v
 from ._scale import Transform, alpha_transform, inverted_transform
-from ._shapes import cached_mask_shape, feature_mask_shape
+from ._shapes import feature_mask_shape, rank_mask_shape
 
 Params = Mapping[str, Any]
 Shape = tuple[int, ...]
@@ -146,7 +146,7 @@ def _feature(shape: Shape, data_format: str, params: Params) -> Shape:
 
 def _spatial(n: int) -> Callable[[Shape, str, Params], Shape]:
     def rule(shape: Shape, data_format: str, params: Params) -> Shape:
-        return cached_mask_shape(shape, n, data_format)  # data_format validated by the caller
+        return rank_mask_shape(shape, n, data_format)  # data_format validated by the caller
 
     return rule
 

@@ -36,6 +36,9 @@ class Defaults:
     take: Callable[[str, Portable], Stream | Any] | None = None
     """``(fn, source) -> stream``: how a portable draw is taken; None: ``source.stream()``."""
 
+    def check_input(self, fn: str, x: Any) -> None:
+        """Raise, naming ``fn``, for an array of this type that the backend cannot take."""
+
     @property
     def remember(self) -> bool:
         """Whether the engine may remember a call's decisions (not while a compiler traces)."""

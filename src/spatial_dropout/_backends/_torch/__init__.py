@@ -19,7 +19,7 @@ from ..._scale import Transform
 from ..._shapes import mask_box, may_overlap
 from ..._variants import Shape
 from .._contract import Defaults
-from ._errors import dtensor_needs_portable, dtensor_partial
+from ._errors import dtensor_needs_portable, dtensor_partial, not_dense
 
 if TYPE_CHECKING:
     from ..._plan import Plan
@@ -51,6 +51,10 @@ class TorchBackend(Defaults):
     def matches(x: object) -> bool:
         torch = sys.modules.get("torch")  # no torch imported: no tensor can exist
         return torch is not None and isinstance(x, torch.Tensor)
+
+    def check_input(self, fn: str, x: Any) -> None:
+        if x.layout is not _torch().strided or x.is_nested:
+            not_dense(fn, x)
 
     def mantissa(self, x: Any) -> int:
         if not x.is_floating_point():

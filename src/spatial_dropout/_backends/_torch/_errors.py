@@ -37,6 +37,17 @@ def generator_under_jit_trace(fn: str) -> NoReturn:
     raise RuntimeError(msg)
 
 
+def not_dense(fn: str, x: object) -> NoReturn:
+    """A sparse, mkldnn or nested tensor: a mask is drawn and applied by logical index."""
+    kind = "nested" if getattr(x, "is_nested", False) else str(getattr(x, "layout", "?"))
+    msg = (
+        f"{fn}(): `input` must be a dense (torch.strided) tensor; got a {kind} tensor.\n    "
+        "Convert it with .to_dense() (or drop a sparse tensor's stored values: "
+        "sd.dropout(t.values(), p), then rebuild it with the same indices)."
+    )
+    raise TypeError(msg)
+
+
 def random_under_vmap(fn: str) -> NoReturn:
     """A mask drawn under ``torch.vmap(randomness="error")``, as torch's own dropout refuses."""
     msg = (

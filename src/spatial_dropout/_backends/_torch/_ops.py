@@ -31,7 +31,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from torch.autograd import forward_ad
+from torch.utils.checkpoint import checkpoint as _checkpoint
 
+from ..._blocks import scale_table
 from ..._random import random_words
 from ..._random._generator import Generator, attach_torch_state
 from ..._random._philox import key_and_stream, words_at
@@ -49,6 +51,8 @@ _KERNEL_DTYPES = (torch.float32, torch.float64)
 _KERNEL_BYTES = 16 << 10  # below this the aten composition costs less than the kernel's calls
 
 attach_torch_state()  # Generators made before torch was imported: compile needs the tensor
+# DropBlock's per-position scale is NumPy arithmetic on shapes: a constant in compiled graphs
+torch.compiler.assume_constant_result(scale_table)  # type: ignore[no-untyped-call]
 
 
 def _tracing() -> bool:
@@ -523,4 +527,19 @@ def native_noise(
     q = p if drops else 1 - p
     if _vmap_around(x) is not None:  # out of place: vmap's randomness applies (in place, on
         return torch.bernoulli(x.new_full(shape, q), generator=gen)  # an unbatched tensor, no)
+    if (
+        torch.compiler.is_compiling()
+        and generator is None
+        and x.requires_grad
+        and torch.is_grad_enabled()  # (an inference graph recomputes nothing)
+    ):
+        # In a checkpointed region: the partitioner replays a recomputed random op from the
+        # forward's saved RNG state (functionalized RNG), at any memory budget. A draw outside
+        # one is recomputed from the advanced state: another mask (F.dropout's, too).
+        noise: torch.Tensor = _checkpoint(_bernoulli, x.detach(), shape, q, use_reentrant=False)
+        return noise
     return x.new_empty(shape).bernoulli_(q, generator=gen)  # one line: jit.trace compares
+
+
+def _bernoulli(like: torch.Tensor, shape: tuple[int, ...], q: float) -> torch.Tensor:
+    return like.new_empty(shape).bernoulli_(q)

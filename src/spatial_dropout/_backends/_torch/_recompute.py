@@ -10,6 +10,9 @@ generator's state), and the recompute replays the records in order.
 Which checkpoint a call belongs to is read from the Python stack: the frames of
 ``checkpoint()`` (non-reentrant forward: its ``_CheckpointFrame``), of the unpack hook that
 recomputes it, and of ``CheckpointFunction.forward``/``backward`` (reentrant: its ``ctx``).
+A compiled graph (AOTAutograd's ``CompiledFunction``) is paired the same way, by the ``ctx`` of
+its ``forward`` and ``_backward_impl``: a draw the partitioner recomputes in the backward
+(``torch.utils.checkpoint`` under compile, a memory budget) replays the forward's.
 Nested checkpoints work: a draw is recorded on every checkpoint forward it is inside, and a
 recompute that creates new inner checkpoints records on those too. A recompute that asks for
 a draw its forward did not record raises ``RuntimeError`` instead of drawing another mask.
@@ -50,6 +53,9 @@ _RECOMPUTE = _nested_code(_ckpt._checkpoint_hook.__init__.__code__, "unpack_hook
 _FORWARD_REENTRANT = _ckpt.CheckpointFunction.forward.__code__
 _RECOMPUTE_REENTRANT = _ckpt.CheckpointFunction.backward.__code__
 _CODES = (_FORWARD, _RECOMPUTE, _FORWARD_REENTRANT, _RECOMPUTE_REENTRANT)
+# torch.compile's autograd Function (AOTAutograd): a forward whose backward may recompute a draw
+_COMPILED = "torch/_functorch/_aot_autograd/runtime_wrappers.py"
+_COMPILED_FORWARD, _COMPILED_BACKWARD = "forward", "_backward_impl"
 
 
 def maybe_checkpointed() -> bool:
@@ -73,7 +79,12 @@ def _walk() -> tuple[list[Any], tuple[Any, Any] | None]:
     frame: FrameType | None = sys._getframe(2)
     while frame is not None:
         code = frame.f_code
-        if code in _CODES:
+        if code.co_filename.endswith(_COMPILED) and "ctx" in frame.f_locals:
+            if code.co_name == _COMPILED_FORWARD:
+                forwards.append(frame.f_locals["ctx"])
+            elif code.co_name == _COMPILED_BACKWARD:  # the partitioner recomputes the draw
+                return forwards, (frame.f_locals["ctx"], id(frame.f_locals.get("all_args")))
+        elif code in _CODES:
             local = frame.f_locals
             if code is _FORWARD:
                 gen = local.get("gen")
