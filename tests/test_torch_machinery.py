@@ -543,3 +543,98 @@ def test_compiling_our_functions_warns_nothing_from_our_code(kind):
             torch.compile(call, fullgraph=True)(x, GENERATORS[kind]()).sum().backward()
         ours = [w for w in caught if "spatial_dropout" in f"{w.message}{w.filename}"]
         assert not ours, [str(w.message)[:200] for w in ours]
+
+
+def _inductor_kernels(fn: Callable[..., Any], *args: Any) -> list[int]:
+    """Inductor's generated C++ loops of ``fn``'s compiled forward and backward, counted."""
+    import re
+
+    from torch._inductor.utils import run_and_get_code
+
+    torch._dynamo.reset()
+    compiled = torch.compile(fn, fullgraph=True)
+    x = torch.randn(16, 64, 32, 32, requires_grad=True)
+    _, codes = run_and_get_code(lambda: compiled(x, *args).sum().backward())
+    return [len(set(re.findall(r"\b(cpp_fused_\w+) = async_compile", code))) for code in codes]
+
+
+@pytest.mark.parametrize("kind", ["None", "Generator"])
+def test_a_compiled_block_has_as_many_loops_as_with_f_dropout2d(kind):
+    """Forward and backward: one fused loop each around the select (as F.dropout2d's multiply);
+    the portable mask of the (N, C) grid may be a small op of its own."""
+    theirs = _inductor_kernels(lambda t: F.dropout2d(torch.relu(t), 0.2) * 2)
+    g = GENERATORS[kind]()
+    ours = _inductor_kernels(lambda t, g: sd.dropout2d(torch.relu(t), 0.2, generator=g) * 2, g)
+    assert len(ours) == len(theirs) == 2  # a forward and a backward graph
+    assert ours[0] <= theirs[0]
+    assert ours[1] <= theirs[1] == 1
+
+
+class _EveryLayer(torch.nn.Module):
+    def __init__(self, g: sd.Generator) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.maps = torch.nn.Sequential(
+            sdt.Dropout2d(0.5, generator=g),
+            sdt.Dropout(0.2),
+            sdt.AlphaDropout(0.1, generator=5),
+            sdt.FeatureAlphaDropout(0.1),
+            sdt.DropBlock2d(0.2, 3, generator=g),
+            sdt.DropPath(0.3),
+        )
+        self.rows = torch.nn.Sequential(sdt.Dropout1d(0.2), sdt.DropBlock1d(0.2, 3))
+        self.volumes = torch.nn.Sequential(sdt.Dropout3d(0.2), sdt.DropBlock3d(0.2, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.maps(self.conv(x))
+        rows = self.rows(h.flatten(2)).reshape(h.shape)
+        volumes = self.volumes(h.unsqueeze(2)).squeeze(2)
+        return rows + volumes + sd.dropout2d(h, 0.5, generator=g_functional)
+
+
+g_functional = sd.Generator(11)
+
+
+def test_fx_records_one_node_per_layer_and_call_and_redraws_every_call():
+    """torch.fx.symbolic_trace: our layers are leaves (call_module), our functions one
+    call_function node each, as torch.nn's and torch.nn.functional's are."""
+    g = sd.Generator(2)
+    model = _EveryLayer(g)
+    traced = torch.fx.symbolic_trace(model)
+    ours = [n for n in traced.graph.nodes if n.op == "call_module" and n.target != "conv"]
+    assert len(ours) == 10
+    calls = [n for n in traced.graph.nodes if n.op == "call_function" and n.target is sd.dropout2d]
+    assert len(calls) == 1
+    x = torch.randn(4, 3, 6, 6)
+    a, b = traced(x), traced(x)
+    assert not torch.equal(a, b)  # fresh masks on every call
+    assert g.counter == 4  # the traced module draws from the model's own generator
+    traced.eval()  # the layers follow eval(); the functional call (training=True) still drops
+    model.eval()
+    g_functional.manual_seed(0)
+    in_eval = traced(x)
+    g_functional.manual_seed(0)
+    assert torch.equal(in_eval, model(x))
+    assert g.counter == 4
+
+
+def test_fx_traces_a_single_layer_as_its_functional_call():
+    g = sd.Generator(3)
+    traced = torch.fx.symbolic_trace(sdt.DropBlock2d(0.3, 2, generator=g, normalize=None))
+    (call,) = [n for n in traced.graph.nodes if n.op == "call_function"]
+    assert call.target is sd.drop_block2d
+    x = torch.ones(2, 4, 6, 6)
+    first, second = traced(x), traced(x)
+    assert not torch.equal(first, second)
+    assert torch.equal(first, sd.drop_block2d(x, 0.3, 2, normalize=None, generator=sd.Generator(3)))
+
+
+def test_create_feature_extractor_on_a_model_with_our_layers():
+    from peers import import_peer
+
+    extraction = import_peer("torchvision.models.feature_extraction")
+    model = _EveryLayer(sd.Generator(4))
+    extractor = extraction.create_feature_extractor(model, {"maps.0": "drop", "maps.4": "block"})
+    out = extractor(torch.randn(2, 3, 6, 6))
+    assert out["drop"].shape == out["block"].shape == (2, 8, 6, 6)
+    assert ((out["drop"] == 0).all(dim=(2, 3)) | (out["drop"] != 0).any(dim=(2, 3))).all()

@@ -6,8 +6,10 @@ runs it on the input's backend.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, cast
+import functools
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar, cast
 
 from . import _validation as v
 from ._backends import backend_for
@@ -17,6 +19,30 @@ from ._scale import inverted_transform
 from ._variants import VARIANTS, Params, Variant
 
 _NO_PARAMS: Params = {}
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _leaf(fn: _F) -> _F:
+    """``fn`` as one call for ``__torch_function__`` overrides, as ``torch.nn.functional``'s are.
+
+    A ``torch.fx`` proxy (``symbolic_trace``, ``create_feature_extractor``, FX quantization)
+    then records one node per call, and the traced module draws a fresh mask on every call;
+    tensor subclasses that override ``__torch_function__`` see the call itself. A plain tensor,
+    and any array of another library, goes straight on.
+    """
+
+    @functools.wraps(fn)
+    def public(input: Any, *args: Any, **kwargs: Any) -> Any:
+        torch = sys.modules.get("torch")
+        if (
+            torch is not None
+            and type(input) is not torch.Tensor
+            and torch.overrides.has_torch_function_unary(input)
+        ):
+            return torch.overrides.handle_torch_function(public, (input,), input, *args, **kwargs)
+        return fn(input, *args, **kwargs)
+
+    return cast("_F", public)
 
 PLike = float | DropoutOptions | Mapping[str, Any]
 
@@ -57,6 +83,7 @@ def _run(
     return execute(call, backend, x)
 
 
+@_leaf
 def dropout(
     input: ArrayT,
     p: PLike = 0.5,
@@ -138,6 +165,7 @@ def dropout(
     )
 
 
+@_leaf
 def dropout1d(
     input: ArrayT,
     p: PLike = 0.5,
@@ -190,6 +218,7 @@ def dropout1d(
     )
 
 
+@_leaf
 def dropout2d(
     input: ArrayT,
     p: PLike = 0.5,
@@ -295,6 +324,7 @@ def dropout2d(
     )
 
 
+@_leaf
 def dropout3d(
     input: ArrayT,
     p: PLike = 0.5,
@@ -347,6 +377,7 @@ def dropout3d(
     )
 
 
+@_leaf
 def alpha_dropout(
     input: ArrayT,
     p: PLike = 0.5,
@@ -406,6 +437,7 @@ def alpha_dropout(
     )
 
 
+@_leaf
 def feature_alpha_dropout(
     input: ArrayT,
     p: PLike = 0.5,
@@ -457,6 +489,7 @@ def feature_alpha_dropout(
     )
 
 
+@_leaf
 def drop_path(
     input: ArrayT,
     p: PLike,
@@ -530,6 +563,7 @@ def drop_path(
     )
 
 
+@_leaf
 def drop_block1d(
     input: ArrayT,
     p: PLike,
@@ -591,6 +625,7 @@ def drop_block1d(
     )
 
 
+@_leaf
 def drop_block2d(
     input: ArrayT,
     p: PLike,
@@ -673,6 +708,7 @@ def drop_block2d(
     )
 
 
+@_leaf
 def drop_block3d(
     input: ArrayT,
     p: PLike,
@@ -734,6 +770,7 @@ def drop_block3d(
     )
 
 
+@_leaf
 def dropout_mask(
     input: Array,
     p: float = 0.5,
@@ -822,6 +859,7 @@ def dropout_mask(
     return keep_mask(call, backend, input, drawn)
 
 
+@_leaf
 def apply_mask(input: ArrayT, mask: Any, p: float, inplace: bool = False) -> ArrayT:
     """``input * s`` where ``mask`` is True, exactly ``+0.0`` where it is False.
 

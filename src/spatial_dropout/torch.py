@@ -16,6 +16,7 @@ from typing import Any, cast
 import torch
 
 from ._backends._torch import _errors as errors
+from . import _functional
 from ._functional import _run
 from ._layers import BlockMixin, DropoutMixin, PathMixin
 from ._random import Generator
@@ -60,6 +61,8 @@ class _Module(DropoutMixin, torch.nn.Module):
         self.data_parallel = _check_data_parallel(type(self).__name__, data_parallel)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if isinstance(input, torch.fx.Proxy):
+            return _traced(self, input)
         if self.training and self.data_parallel is not False and _portable(self.generator):
             where = _global_batch(input, self.data_parallel)
             if where is not None:
@@ -78,6 +81,26 @@ class _Module(DropoutMixin, torch.nn.Module):
                 return out
         out = self._dropout(input, self.training)
         return out
+
+
+def _traced(layer: _Module, input: Any) -> Any:
+    """Under ``torch.fx`` tracing: one node, a call of this layer (as ``torch.nn``'s are leaves).
+
+    The traced module then calls the layer, which draws a fresh mask on every call and follows
+    ``train()``/``eval()``. A layer traced as the root itself records its functional call.
+    """
+    tracer = input.tracer
+    try:
+        path = tracer.path_of_module(layer)
+    except NameError:
+        path = ""
+    if path:
+        return tracer.create_proxy("call_module", path, (input,), {})
+    kwargs: dict[str, Any] = {"generator": layer.generator, **layer._params()}
+    if layer.data_format != "channels_first":
+        kwargs["data_format"] = layer.data_format
+    public = getattr(_functional, layer._variant.name)
+    return public(input, layer.p, training=layer.training, inplace=layer.inplace, **kwargs)
 
 
 def _check_data_parallel(name: str, value: object) -> object:

@@ -130,6 +130,21 @@ class Generator:
         self._state[1] = (counter + 1) & _MASK64
         return seed, counter
 
+    def __fx_create_arg__(self, tracer: Any) -> Any:
+        """``torch.fx``: record this generator as an attribute of the traced module.
+
+        As FX records a tensor constant: the traced module then draws from this very
+        generator, advancing it on every call (a copy would replay one mask forever).
+        """
+        root = tracer.root
+        name = next(
+            f"_spatial_dropout_generator{i}"
+            for i in range(len(vars(root)) + 1)
+            if getattr(root, f"_spatial_dropout_generator{i}", self) is self
+        )
+        setattr(root, name, self)
+        return tracer.create_node("get_attr", name, (), {})
+
     def __getstate__(self) -> tuple[int, int]:
         return self._seed, self._counter
 
