@@ -638,3 +638,26 @@ def test_create_feature_extractor_on_a_model_with_our_layers():
     out = extractor(torch.randn(2, 3, 6, 6))
     assert out["drop"].shape == out["block"].shape == (2, 8, 6, 6)
     assert ((out["drop"] == 0).all(dim=(2, 3)) | (out["drop"] != 0).any(dim=(2, 3))).all()
+
+
+def test_jit_script_of_our_layers_is_refused_with_torch_export_named():
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), sdt.Dropout2d(0.1))
+    want = r"cannot compile spatial_dropout.torch.Dropout2d.*\n    Use torch.export.export"
+    with pytest.raises(TypeError, match=want):
+        torch.jit.script(model)
+
+
+@pytest.mark.parametrize("kind", ["None", "Generator"])
+def test_torch_export_draws_a_fresh_mask_on_every_call(kind):
+    g = GENERATORS[kind]()
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3), sdt.Dropout2d(0.5, generator=g), sdt.DropPath(0.5)
+    )
+    exported = torch.export.export(model, (torch.randn(16, 3, 6, 6),)).module()
+    x = torch.randn(16, 3, 6, 6)
+    outs = [exported(x) for _ in range(3)]
+    assert not torch.equal(outs[0], outs[1])
+    assert not torch.equal(outs[1], outs[2])
+    for out in outs:  # whole channels, as the layer drops them
+        planes = out.flatten(2)
+        assert bool(((planes == 0).all(-1) | (planes != 0).all(-1)).all())

@@ -44,6 +44,7 @@ def _leaf(fn: _F) -> _F:
 
     return cast("_F", public)
 
+
 PLike = float | DropoutOptions | Mapping[str, Any]
 
 

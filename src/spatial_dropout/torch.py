@@ -15,8 +15,8 @@ from typing import Any, cast
 
 import torch
 
-from ._backends._torch import _errors as errors
 from . import _functional
+from ._backends._torch import _errors as errors
 from ._functional import _run
 from ._layers import BlockMixin, DropoutMixin, PathMixin
 from ._random import Generator
@@ -59,6 +59,9 @@ class _Module(DropoutMixin, torch.nn.Module):
     ) -> None:
         super().__init__(p, inplace, data_format=data_format, generator=generator)
         self.data_parallel = _check_data_parallel(type(self).__name__, data_parallel)
+
+    def __prepare_scriptable__(self) -> torch.nn.Module:
+        errors.not_scriptable(type(self).__name__)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if isinstance(input, torch.fx.Proxy):

@@ -16,6 +16,20 @@ def is_dropout_module(fn: str, name: str) -> NoReturn:
     raise TypeError(msg)
 
 
+def not_scriptable(name: str) -> NoReturn:
+    """``torch.jit.script`` of a model holding one of our layers (``__prepare_scriptable__``).
+
+    TorchScript cannot compile it: the engine is Python.
+    """
+    msg = (
+        f"torch.jit.script cannot compile spatial_dropout.torch.{name}: the library runs in "
+        "Python, which TorchScript does not take.\n    Use torch.export.export(model, args) "
+        "(the exported program draws a fresh mask on every call) or torch.compile; TorchScript "
+        "is deprecated in PyTorch."
+    )
+    raise TypeError(msg)
+
+
 def recompute_mismatch(fn: str, recorded: int) -> NoReturn:
     """A checkpoint's recompute asks for a mask its forward did not draw."""
     msg = (
