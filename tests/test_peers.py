@@ -163,3 +163,40 @@ def test_the_structured_training_example_runs(capsys):
     assert "ResNet-18 + DropBlock" in out
     assert "ViT + DropPath" in out
     assert "nan" not in out
+
+
+def test_timm_drop_path_drops_time_steps_of_sequence_first_data_where_ours_drops_samples():
+    layers = import_peer("timm.layers")
+    t = torch.rand(50, 8, 16) + 0.5  # (T, B, D)
+    torch.manual_seed(0)
+    theirs = layers.drop_path(t, 0.5, True) == 0
+    ours = sd.drop_path(t, 0.5, batch_axis=1, generator=0) == 0
+    # theirs: whole time steps (axis 0), never whole samples; ours: whole samples (axis 1)
+    assert torch.equal(theirs, theirs[:, :1, :1].expand_as(theirs))
+    assert 0 < int(theirs[:, 0, 0].sum()) < 50
+    assert torch.equal(ours, ours[:1, :, :1].expand_as(ours))
+    assert 0 < int(ours[0, :, 0].sum()) < 8
+
+
+def _zero_runs(rows):
+    """Lengths of the runs of zeros along the last axis of a boolean (…, W) mask."""
+    runs = []
+    for row in rows.reshape(-1, rows.shape[-1]).tolist():
+        n = 0
+        for dropped in [*row, False]:
+            if dropped:
+                n += 1
+            elif n:
+                runs.append(n)
+                n = 0
+    return runs
+
+
+def test_torchvision_clamps_a_block_to_the_smaller_side_where_ours_clamps_per_axis():
+    ops = import_peer("torchvision.ops")
+    x = torch.rand(256, 1, 5, 16, dtype=torch.float64) + 0.5
+    torch.manual_seed(1)
+    theirs = _zero_runs(ops.drop_block2d(x, 0.1, 7) == 0)
+    ours = _zero_runs(sd.drop_block2d(x, 0.1, 7, normalize="batch", generator=1) == 0)
+    assert min(theirs) == 5  # a 5 x 5 block: 7 clamped to the 5 rows
+    assert min(ours) == 7  # a 5 x 7 block: each axis clamped on its own
